@@ -1,0 +1,256 @@
+/**
+ * The pgflow tables, defined once for Drizzle. drizzle-kit generates the DDL
+ * migrations from this file (see drizzle.config.ts); a test proves that a
+ * migrated database matches it, and the Kysely types mirror it.
+ *
+ * Column order, constraint names and index names follow pgflow 0.8.1, so
+ * `select *` and error messages look the same to existing tooling.
+ */
+import { sql } from 'drizzle-orm';
+import {
+  check,
+  foreignKey,
+  index,
+  integer,
+  jsonb,
+  pgSchema,
+  primaryKey,
+  text,
+  timestamp,
+  unique,
+  uuid,
+  bigint,
+} from 'drizzle-orm/pg-core';
+
+/** Any JSON value, as stored in the `jsonb` columns. */
+export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
+
+export const RUN_STATUSES = ['started', 'completed', 'failed'] as const;
+export const STEP_STATUSES = ['created', 'started', 'completed', 'failed'] as const;
+export const TASK_STATUSES = ['queued', 'started', 'completed', 'failed'] as const;
+export const STEP_TYPES = ['single', 'map'] as const;
+
+export type RunStatus = (typeof RUN_STATUSES)[number];
+export type StepStatus = (typeof STEP_STATUSES)[number];
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+export type StepType = (typeof STEP_TYPES)[number];
+
+export const pgflow = pgSchema('pgflow');
+
+const timestamptz = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+
+/** A slug: a letter or underscore, then letters, digits and underscores. */
+const SLUG_PATTERN = '^[a-zA-Z_][a-zA-Z0-9_]*$';
+
+export const flows = pgflow.table(
+  'flows',
+  {
+    flowSlug: text('flow_slug').notNull(),
+    optMaxAttempts: integer('opt_max_attempts').notNull().default(3),
+    optBaseDelay: integer('opt_base_delay').notNull().default(1),
+    optTimeout: integer('opt_timeout').notNull().default(60),
+    createdAt: timestamptz('created_at').notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ name: 'flows_pkey', columns: [t.flowSlug] }),
+    // A flow slug names its queue, so it also obeys the queue-name limit of 47 characters.
+    check('slug_is_valid', sql`${t.flowSlug} ~ ${sql.raw(`'${SLUG_PATTERN}'`)} and length(${t.flowSlug}) <= 47 and ${t.flowSlug} <> 'run'`),
+    check('opt_max_attempts_is_nonnegative', sql`${t.optMaxAttempts} >= 0`),
+    check('opt_base_delay_is_nonnegative', sql`${t.optBaseDelay} >= 0`),
+    check('opt_timeout_is_positive', sql`${t.optTimeout} > 0`),
+  ],
+);
+
+export const steps = pgflow.table(
+  'steps',
+  {
+    flowSlug: text('flow_slug').notNull(),
+    stepSlug: text('step_slug').notNull(),
+    stepType: text('step_type', { enum: STEP_TYPES }).notNull().default('single'),
+    stepIndex: integer('step_index').notNull().default(0),
+    depsCount: integer('deps_count').notNull().default(0),
+    optMaxAttempts: integer('opt_max_attempts'),
+    optBaseDelay: integer('opt_base_delay'),
+    optTimeout: integer('opt_timeout'),
+    createdAt: timestamptz('created_at').notNull().defaultNow(),
+    optStartDelay: integer('opt_start_delay'),
+  },
+  (t) => [
+    primaryKey({ name: 'steps_pkey', columns: [t.flowSlug, t.stepSlug] }),
+    unique('steps_flow_slug_step_index_key').on(t.flowSlug, t.stepIndex),
+    foreignKey({ name: 'steps_flow_slug_fkey', columns: [t.flowSlug], foreignColumns: [flows.flowSlug] }),
+    check('steps_step_slug_check', sql`${t.stepSlug} ~ ${sql.raw(`'${SLUG_PATTERN}'`)} and length(${t.stepSlug}) <= 128 and ${t.stepSlug} <> 'run'`),
+    check('steps_step_type_check', sql`${t.stepType} in ('single', 'map')`),
+    check('steps_deps_count_check', sql`${t.depsCount} >= 0`),
+    check('opt_max_attempts_is_nonnegative', sql`${t.optMaxAttempts} is null or ${t.optMaxAttempts} >= 0`),
+    check('opt_base_delay_is_nonnegative', sql`${t.optBaseDelay} is null or ${t.optBaseDelay} >= 0`),
+    check('opt_timeout_is_positive', sql`${t.optTimeout} is null or ${t.optTimeout} > 0`),
+    check('opt_start_delay_is_nonnegative', sql`${t.optStartDelay} is null or ${t.optStartDelay} >= 0`),
+  ],
+);
+
+export const deps = pgflow.table(
+  'deps',
+  {
+    flowSlug: text('flow_slug').notNull(),
+    /** The step depended upon (the parent). */
+    depSlug: text('dep_slug').notNull(),
+    /** The dependent step (the child). */
+    stepSlug: text('step_slug').notNull(),
+    createdAt: timestamptz('created_at').notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ name: 'deps_pkey', columns: [t.flowSlug, t.depSlug, t.stepSlug] }),
+    foreignKey({ name: 'deps_flow_slug_fkey', columns: [t.flowSlug], foreignColumns: [flows.flowSlug] }),
+    foreignKey({ name: 'deps_flow_slug_dep_slug_fkey', columns: [t.flowSlug, t.depSlug], foreignColumns: [steps.flowSlug, steps.stepSlug] }),
+    foreignKey({ name: 'deps_flow_slug_step_slug_fkey', columns: [t.flowSlug, t.stepSlug], foreignColumns: [steps.flowSlug, steps.stepSlug] }),
+    check('deps_check', sql`${t.depSlug} <> ${t.stepSlug}`),
+    index('idx_deps_by_flow_dep').on(t.flowSlug, t.depSlug),
+    index('idx_deps_by_flow_step').on(t.flowSlug, t.stepSlug),
+  ],
+);
+
+export const runs = pgflow.table(
+  'runs',
+  {
+    runId: uuid('run_id').notNull().defaultRandom(),
+    flowSlug: text('flow_slug').notNull(),
+    status: text('status', { enum: RUN_STATUSES }).notNull().default('started'),
+    input: jsonb('input').$type<Json>().notNull(),
+    output: jsonb('output').$type<Json>(),
+    remainingSteps: integer('remaining_steps').notNull().default(0),
+    startedAt: timestamptz('started_at').notNull().defaultNow(),
+    completedAt: timestamptz('completed_at'),
+    failedAt: timestamptz('failed_at'),
+  },
+  (t) => [
+    primaryKey({ name: 'runs_pkey', columns: [t.runId] }),
+    foreignKey({ name: 'runs_flow_slug_fkey', columns: [t.flowSlug], foreignColumns: [flows.flowSlug] }),
+    check('status_is_valid', sql`${t.status} in ('started', 'completed', 'failed')`),
+    check('runs_remaining_steps_check', sql`${t.remainingSteps} >= 0`),
+    check('completed_at_or_failed_at', sql`not (${t.completedAt} is not null and ${t.failedAt} is not null)`),
+    check('completed_at_is_after_started_at', sql`${t.completedAt} is null or ${t.completedAt} >= ${t.startedAt}`),
+    check('failed_at_is_after_started_at', sql`${t.failedAt} is null or ${t.failedAt} >= ${t.startedAt}`),
+    check(
+      'status_matches_timestamps',
+      sql`(${t.status} = 'started' and ${t.completedAt} is null and ${t.failedAt} is null)
+        or (${t.status} = 'completed' and ${t.completedAt} is not null)
+        or (${t.status} = 'failed' and ${t.failedAt} is not null)`,
+    ),
+    index('idx_runs_flow_slug').on(t.flowSlug),
+    index('idx_runs_status').on(t.status),
+  ],
+);
+
+export const stepStates = pgflow.table(
+  'step_states',
+  {
+    flowSlug: text('flow_slug').notNull(),
+    runId: uuid('run_id').notNull(),
+    stepSlug: text('step_slug').notNull(),
+    status: text('status', { enum: STEP_STATUSES }).notNull().default('created'),
+    /** NULL until the step starts; then the number of its tasks not yet completed. */
+    remainingTasks: integer('remaining_tasks'),
+    remainingDeps: integer('remaining_deps').notNull().default(0),
+    createdAt: timestamptz('created_at').notNull().defaultNow(),
+    startedAt: timestamptz('started_at'),
+    completedAt: timestamptz('completed_at'),
+    failedAt: timestamptz('failed_at'),
+    errorMessage: text('error_message'),
+    /** How many tasks the step has (1 for a single step); NULL while unknown. */
+    initialTasks: integer('initial_tasks'),
+  },
+  (t) => [
+    primaryKey({ name: 'step_states_pkey', columns: [t.runId, t.stepSlug] }),
+    foreignKey({ name: 'step_states_flow_slug_fkey', columns: [t.flowSlug], foreignColumns: [flows.flowSlug] }),
+    foreignKey({ name: 'step_states_run_id_fkey', columns: [t.runId], foreignColumns: [runs.runId] }),
+    foreignKey({ name: 'step_states_flow_slug_step_slug_fkey', columns: [t.flowSlug, t.stepSlug], foreignColumns: [steps.flowSlug, steps.stepSlug] }),
+    check('status_is_valid', sql`${t.status} in ('created', 'started', 'completed', 'failed')`),
+    check('step_states_remaining_deps_check', sql`${t.remainingDeps} >= 0`),
+    check('step_states_remaining_tasks_check', sql`${t.remainingTasks} is null or ${t.remainingTasks} >= 0`),
+    check('step_states_initial_tasks_check', sql`${t.initialTasks} is null or ${t.initialTasks} >= 0`),
+    check('status_and_remaining_tasks_match', sql`${t.status} <> 'completed' or ${t.remainingTasks} = 0`),
+    check('remaining_tasks_state_consistency', sql`${t.remainingTasks} is null or ${t.status} <> 'created'`),
+    check('initial_tasks_known_when_started', sql`${t.status} <> 'started' or ${t.initialTasks} is not null`),
+    check('completed_at_or_failed_at', sql`not (${t.completedAt} is not null and ${t.failedAt} is not null)`),
+    check('started_at_is_after_created_at', sql`${t.startedAt} is null or ${t.startedAt} >= ${t.createdAt}`),
+    check('completed_at_is_after_started_at', sql`${t.completedAt} is null or ${t.completedAt} >= ${t.startedAt}`),
+    check('failed_at_is_after_started_at', sql`${t.failedAt} is null or ${t.failedAt} >= ${t.startedAt}`),
+    index('idx_step_states_flow_slug').on(t.flowSlug),
+    index('idx_step_states_ready')
+      .on(t.runId, t.status, t.remainingDeps)
+      .where(sql`${t.status} = 'created' and ${t.remainingDeps} = 0`),
+    index('idx_step_states_failed').on(t.runId, t.stepSlug).where(sql`${t.status} = 'failed'`),
+  ],
+);
+
+export const workers = pgflow.table(
+  'workers',
+  {
+    workerId: uuid('worker_id').notNull(),
+    queueName: text('queue_name').notNull(),
+    functionName: text('function_name').notNull(),
+    startedAt: timestamptz('started_at').notNull().defaultNow(),
+    /** Set when the worker shuts down. */
+    stoppedAt: timestamptz('stopped_at'),
+    /** Set to ask a worker to stop taking new work (pgflow 0.8.1's deprecation flag). */
+    deprecatedAt: timestamptz('deprecated_at'),
+    lastHeartbeatAt: timestamptz('last_heartbeat_at').notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ name: 'workers_pkey', columns: [t.workerId] }),
+    check('stopped_at_is_after_started_at', sql`${t.stoppedAt} is null or ${t.stoppedAt} >= ${t.startedAt}`),
+    index('idx_workers_queue_name').on(t.queueName),
+    index('idx_workers_heartbeat').on(t.lastHeartbeatAt),
+  ],
+);
+
+export const stepTasks = pgflow.table(
+  'step_tasks',
+  {
+    flowSlug: text('flow_slug').notNull(),
+    runId: uuid('run_id').notNull(),
+    stepSlug: text('step_slug').notNull(),
+    /** The queue message that carries this task (msg_id in `pgmq.q_<flow_slug>`). */
+    messageId: bigint('message_id', { mode: 'number' }),
+    taskIndex: integer('task_index').notNull().default(0),
+    status: text('status', { enum: TASK_STATUSES }).notNull().default('queued'),
+    attemptsCount: integer('attempts_count').notNull().default(0),
+    errorMessage: text('error_message'),
+    output: jsonb('output').$type<Json>(),
+    queuedAt: timestamptz('queued_at').notNull().defaultNow(),
+    completedAt: timestamptz('completed_at'),
+    failedAt: timestamptz('failed_at'),
+    startedAt: timestamptz('started_at'),
+    lastWorkerId: uuid('last_worker_id'),
+  },
+  (t) => [
+    primaryKey({ name: 'step_tasks_pkey', columns: [t.runId, t.stepSlug, t.taskIndex] }),
+    foreignKey({ name: 'step_tasks_flow_slug_fkey', columns: [t.flowSlug], foreignColumns: [flows.flowSlug] }),
+    foreignKey({ name: 'step_tasks_run_id_fkey', columns: [t.runId], foreignColumns: [runs.runId] }),
+    foreignKey({ name: 'step_tasks_run_id_step_slug_fkey', columns: [t.runId, t.stepSlug], foreignColumns: [stepStates.runId, stepStates.stepSlug] }),
+    foreignKey({ name: 'step_tasks_last_worker_id_fkey', columns: [t.lastWorkerId], foreignColumns: [workers.workerId] }).onDelete('set null'),
+    check('valid_status', sql`${t.status} in ('queued', 'started', 'completed', 'failed')`),
+    check('attempts_count_nonnegative', sql`${t.attemptsCount} >= 0`),
+    check('task_index_nonnegative', sql`${t.taskIndex} >= 0`),
+    check('output_valid_only_for_completed', sql`${t.output} is null or ${t.status} in ('completed', 'failed')`),
+    check('completed_at_or_failed_at', sql`not (${t.completedAt} is not null and ${t.failedAt} is not null)`),
+    check('started_at_is_after_queued_at', sql`${t.startedAt} is null or ${t.startedAt} >= ${t.queuedAt}`),
+    check('completed_at_is_after_queued_at', sql`${t.completedAt} is null or ${t.completedAt} >= ${t.queuedAt}`),
+    check('failed_at_is_after_queued_at', sql`${t.failedAt} is null or ${t.failedAt} >= ${t.queuedAt}`),
+    check('completed_at_is_after_started_at', sql`${t.completedAt} is null or ${t.startedAt} is null or ${t.completedAt} >= ${t.startedAt}`),
+    check('failed_at_is_after_started_at', sql`${t.failedAt} is null or ${t.startedAt} is null or ${t.failedAt} >= ${t.startedAt}`),
+    // Workers find a task by its queue (the flow) and message id.
+    index('idx_step_tasks_message_id').on(t.flowSlug, t.messageId),
+    index('idx_step_tasks_started').on(t.startedAt).where(sql`${t.status} = 'started'`),
+    index('idx_step_tasks_last_worker').on(t.lastWorkerId).where(sql`${t.status} = 'started'`),
+  ],
+);
+
+export type Flow = typeof flows.$inferSelect;
+export type Step = typeof steps.$inferSelect;
+export type Dep = typeof deps.$inferSelect;
+export type Run = typeof runs.$inferSelect;
+export type StepState = typeof stepStates.$inferSelect;
+export type StepTask = typeof stepTasks.$inferSelect;
+export type Worker = typeof workers.$inferSelect;

@@ -1,0 +1,42 @@
+-- pgflow.complete_runs(run_ids): completes every given run that is `started` and has no step left,
+-- storing as its output the outputs of its leaf steps (steps nothing depends on), and announces it.
+--
+-- Invariants: a run completes once (only `started` runs with remaining_steps = 0 qualify); a flow
+-- without steps completes with a NULL output. Callers hold the runs' row locks.
+create or replace function pgflow.complete_runs(run_ids uuid[])
+returns void
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_runs uuid[];
+  v_flows text[];
+begin
+  with completed as (
+    update pgflow.runs r
+    set status = 'completed',
+        completed_at = now(),
+        output = (
+          select jsonb_object_agg(t.step_slug, t.output)
+          from pgflow.step_tasks t
+          where t.run_id = r.run_id
+            and t.status = 'completed'
+            and not exists (
+              select 1 from pgflow.deps d where d.flow_slug = r.flow_slug and d.dep_slug = t.step_slug
+            )
+        )
+    where r.run_id = any(complete_runs.run_ids)
+      and r.status = 'started'
+      and r.remaining_steps = 0
+    returning r.run_id, r.flow_slug
+  )
+  select array_agg(completed.run_id), array_agg(completed.flow_slug) into v_runs, v_flows from completed;
+
+  perform pgflow.emit_event(
+    'run:completed',
+    c.flow_slug,
+    jsonb_build_object('run_id', c.run_id, 'status', 'completed', 'completed_at', now())
+  )
+  from unnest(v_runs, v_flows) as c(run_id, flow_slug);
+end;
+$$;

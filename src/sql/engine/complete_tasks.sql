@@ -1,0 +1,144 @@
+-- pgflow.complete_tasks(run_ids, step_slugs, task_indexes, outputs): completes many tasks in one call
+-- (element i of each array describes one task) and moves their runs forward; returns the completed tasks.
+--
+-- For each completed task: the output is stored and its message archived; a step whose tasks are all
+-- done completes (step:completed), counts off its run's remaining steps and its dependents' remaining
+-- dependencies; dependents left with none start at once; runs with no step left complete.
+-- Invariants: run rows are locked first, in run_id order, so concurrent calls cannot deadlock and a
+-- task is completed at most once: only `started` tasks of `started` runs change; others are skipped
+-- and not returned. A task that does not exist is an error, and nothing of the call is kept.
+create or replace function pgflow.complete_tasks(
+  run_ids uuid[],
+  step_slugs text[],
+  task_indexes integer[],
+  outputs jsonb[]
+)
+returns setof pgflow.step_tasks
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_done pgflow.step_tasks[];
+  v_missing record;
+  v_archive record;
+  v_step_runs uuid[];
+  v_step_slugs text[];
+  v_step_flows text[];
+  v_ready_runs uuid[];
+  v_ready_slugs text[];
+begin
+  if cardinality(complete_tasks.run_ids) is distinct from cardinality(complete_tasks.step_slugs)
+    or cardinality(complete_tasks.run_ids) is distinct from cardinality(complete_tasks.task_indexes)
+    or cardinality(complete_tasks.run_ids) is distinct from cardinality(complete_tasks.outputs) then
+    raise exception 'complete_tasks needs arrays of equal length (run_ids %, step_slugs %, task_indexes %, outputs %)',
+      cardinality(complete_tasks.run_ids), cardinality(complete_tasks.step_slugs),
+      cardinality(complete_tasks.task_indexes), cardinality(complete_tasks.outputs)
+      using errcode = '22023';
+  end if;
+  if coalesce(cardinality(complete_tasks.run_ids), 0) = 0 then
+    return;
+  end if;
+
+  perform 1 from pgflow.runs r where r.run_id = any(complete_tasks.run_ids) order by r.run_id for update;
+
+  with done as (
+    update pgflow.step_tasks t
+    set status = 'completed', completed_at = now(), output = i.output
+    from unnest(complete_tasks.run_ids, complete_tasks.step_slugs, complete_tasks.task_indexes, complete_tasks.outputs)
+        as i(run_id, step_slug, task_index, output),
+      pgflow.runs r
+    where t.run_id = i.run_id
+      and t.step_slug = i.step_slug
+      and t.task_index = i.task_index
+      and t.status = 'started'
+      and r.run_id = t.run_id
+      and r.status = 'started'
+    returning t
+  )
+  select array_agg(done.t) into v_done from done;
+
+  if coalesce(cardinality(v_done), 0) < cardinality(complete_tasks.run_ids) then
+    select i.run_id, i.step_slug, i.task_index into v_missing
+    from unnest(complete_tasks.run_ids, complete_tasks.step_slugs, complete_tasks.task_indexes) as i(run_id, step_slug, task_index)
+    where not exists (
+      select 1 from pgflow.step_tasks t
+      where t.run_id = i.run_id and t.step_slug = i.step_slug and t.task_index = i.task_index
+    )
+    limit 1;
+    if found then
+      raise exception 'task % of step "%" in run % does not exist', v_missing.task_index, v_missing.step_slug, v_missing.run_id
+        using errcode = '42704';
+    end if;
+  end if;
+  if v_done is null then
+    return;
+  end if;
+
+  for v_archive in
+    select d.flow_slug, array_agg(d.message_id) as message_ids
+    from unnest(v_done) as d
+    where d.message_id is not null
+    group by d.flow_slug
+  loop
+    perform pgmq.archive(v_archive.flow_slug, v_archive.message_ids);
+  end loop;
+
+  with finished as (
+    update pgflow.step_states s
+    set remaining_tasks = s.remaining_tasks - c.n,
+        status = case when s.remaining_tasks - c.n = 0 then 'completed' else s.status end,
+        completed_at = case when s.remaining_tasks - c.n = 0 then now() else s.completed_at end
+    from (
+      select d.run_id, d.step_slug, count(*)::integer as n
+      from unnest(v_done) as d
+      group by d.run_id, d.step_slug
+    ) c
+    where s.run_id = c.run_id and s.step_slug = c.step_slug
+    returning s.run_id, s.step_slug, s.flow_slug, s.status
+  )
+  select array_agg(finished.run_id), array_agg(finished.step_slug), array_agg(finished.flow_slug)
+  into v_step_runs, v_step_slugs, v_step_flows
+  from finished
+  where finished.status = 'completed';
+
+  if v_step_runs is not null then
+    perform pgflow.emit_event(
+      'step:completed',
+      c.flow_slug,
+      jsonb_build_object('run_id', c.run_id, 'step_slug', c.step_slug, 'status', 'completed', 'completed_at', now())
+    )
+    from unnest(v_step_runs, v_step_slugs, v_step_flows) with ordinality as c(run_id, step_slug, flow_slug, ord)
+    order by c.ord;
+
+    update pgflow.runs r
+    set remaining_steps = r.remaining_steps - c.n
+    from (select c.run_id, count(*)::integer as n from unnest(v_step_runs) as c(run_id) group by c.run_id) c
+    where r.run_id = c.run_id;
+
+    with waiting as (
+      update pgflow.step_states s
+      set remaining_deps = s.remaining_deps - c.n
+      from (
+        select c.run_id, d.step_slug, count(*)::integer as n
+        from unnest(v_step_runs, v_step_slugs, v_step_flows) as c(run_id, step_slug, flow_slug)
+        join pgflow.deps d on d.flow_slug = c.flow_slug and d.dep_slug = c.step_slug
+        group by c.run_id, d.step_slug
+      ) c
+      where s.run_id = c.run_id and s.step_slug = c.step_slug
+      returning s.run_id, s.step_slug, s.remaining_deps, s.status
+    )
+    select array_agg(waiting.run_id), array_agg(waiting.step_slug)
+    into v_ready_runs, v_ready_slugs
+    from waiting
+    where waiting.remaining_deps = 0 and waiting.status = 'created';
+
+    if v_ready_runs is not null then
+      perform pgflow.start_steps(v_ready_runs, v_ready_slugs);
+    end if;
+
+    perform pgflow.complete_runs(v_step_runs);
+  end if;
+
+  return query select * from unnest(v_done);
+end;
+$$;

@@ -1,0 +1,25 @@
+-- pgmq.set_vt(queue_name, msg_id, vt): makes a message visible again `vt` seconds from now
+-- (0 or a negative value: at once) and returns it; no row when the id does not exist.
+--
+-- Invariants: vt = clock_timestamp() + vt seconds, whether or not the message is currently
+-- visible; read_ct is unchanged.
+create or replace function pgmq.set_vt(
+  queue_name text,
+  msg_id bigint,
+  vt integer
+)
+returns setof pgmq.message_record
+language plpgsql
+set search_path = ''
+as $$
+begin
+  return query execute format(
+    'update pgmq.%I as q
+     set vt = clock_timestamp() + make_interval(secs => $2)
+     where q.msg_id = $1
+     returning q.msg_id, q.read_ct, q.enqueued_at, q.vt, q.message, q.headers',
+    pgmq.format_table_name(queue_name, 'q')
+  )
+  using msg_id, vt;
+end;
+$$;
