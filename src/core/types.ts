@@ -1,0 +1,135 @@
+/**
+ * The engine's records as TypeScript sees them: the rows of the seven pgflow
+ * tables with camelCase keys (the same shapes Drizzle infers from schema.ts,
+ * which a type test checks) and the task record handed to workers.
+ */
+
+/** Any JSON value, as stored in the `jsonb` columns. */
+export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
+
+export const RUN_STATUSES = ['started', 'completed', 'failed'] as const;
+export const STEP_STATUSES = ['created', 'started', 'completed', 'failed'] as const;
+export const TASK_STATUSES = ['queued', 'started', 'completed', 'failed'] as const;
+export const STEP_TYPES = ['single', 'map'] as const;
+
+export type RunStatus = (typeof RUN_STATUSES)[number];
+export type StepStatus = (typeof STEP_STATUSES)[number];
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+export type StepType = (typeof STEP_TYPES)[number];
+
+export interface Flow {
+  flowSlug: string;
+  optMaxAttempts: number;
+  optBaseDelay: number;
+  optTimeout: number;
+  createdAt: Date;
+}
+
+export interface Step {
+  flowSlug: string;
+  stepSlug: string;
+  stepType: StepType;
+  stepIndex: number;
+  depsCount: number;
+  optMaxAttempts: number | null;
+  optBaseDelay: number | null;
+  optTimeout: number | null;
+  createdAt: Date;
+  optStartDelay: number | null;
+}
+
+export interface Dep {
+  flowSlug: string;
+  depSlug: string;
+  stepSlug: string;
+  createdAt: Date;
+}
+
+export interface Run {
+  runId: string;
+  flowSlug: string;
+  status: RunStatus;
+  input: Json;
+  output: Json | null;
+  remainingSteps: number;
+  startedAt: Date;
+  completedAt: Date | null;
+  failedAt: Date | null;
+}
+
+export interface StepState {
+  flowSlug: string;
+  runId: string;
+  stepSlug: string;
+  status: StepStatus;
+  remainingTasks: number | null;
+  remainingDeps: number;
+  createdAt: Date;
+  startedAt: Date | null;
+  completedAt: Date | null;
+  failedAt: Date | null;
+  errorMessage: string | null;
+  initialTasks: number | null;
+}
+
+export interface StepTask {
+  flowSlug: string;
+  runId: string;
+  stepSlug: string;
+  messageId: number | null;
+  taskIndex: number;
+  status: TaskStatus;
+  attemptsCount: number;
+  errorMessage: string | null;
+  output: Json | null;
+  queuedAt: Date;
+  completedAt: Date | null;
+  failedAt: Date | null;
+  startedAt: Date | null;
+  lastWorkerId: string | null;
+}
+
+export interface Worker {
+  workerId: string;
+  queueName: string;
+  functionName: string;
+  startedAt: Date;
+  stoppedAt: Date | null;
+  deprecatedAt: Date | null;
+  lastHeartbeatAt: Date;
+}
+
+/** A task handed to a worker by start_tasks / claim_tasks. */
+export interface StepTaskRecord<TInput = { run: Json; [dependency: string]: Json }> {
+  flowSlug: string;
+  runId: string;
+  stepSlug: string;
+  /** `{ run: <run input>, <dependency slug>: <its output> }` for each direct dependency. */
+  input: TInput;
+  msgId: number;
+  taskIndex: number;
+}
+
+/** A queue message as pgmq.read returns it. */
+export interface QueueMessage<TMessage = Json> {
+  msgId: number;
+  readCt: number;
+  enqueuedAt: Date;
+  vt: Date;
+  message: TMessage;
+  headers: Json | null;
+}
+
+/** The body of a task's queue message. */
+export interface TaskMessage {
+  flow_slug: string;
+  run_id: string;
+  step_slug: string;
+  task_index: number;
+}
+
+/** A run with the states of its steps, as get_run_with_states returns it (snake_case JSON). */
+export interface RunWithStates {
+  run: Record<string, Json>;
+  steps: Record<string, Json>[];
+}

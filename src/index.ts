@@ -1,0 +1,8 @@
+/**
+ * pgflow-orm: a PostgreSQL-native DAG workflow engine (the pgflow 0.8.1 SQL
+ * API), installed by the app's own migrator and queried with typed builders.
+ */
+export * from './core/types.js';
+export { toExecutor, type PgflowConnection, type SqlExecutor } from './core/connection.js';
+export { PgflowSql, pgflowSql, type FlowOptions, type StepOptions, type TaskCompletion, type TaskFailure } from './core/sql-api.js';
+export { migrationsFolder, MIGRATIONS_SCHEMA, MIGRATIONS_TABLE } from './migrations/index.js';
