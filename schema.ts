@@ -35,14 +35,13 @@ const SLUG_PATTERN = '^[a-zA-Z_][a-zA-Z0-9_]*$';
 export const flows = pgflow.table(
   'flows',
   {
-    flowSlug: text('flow_slug').notNull(),
+    flowSlug: text('flow_slug').primaryKey(),
     optMaxAttempts: integer('opt_max_attempts').notNull().default(3),
     optBaseDelay: integer('opt_base_delay').notNull().default(1),
     optTimeout: integer('opt_timeout').notNull().default(60),
     createdAt: timestamptz('created_at').notNull().defaultNow(),
   },
   (t) => [
-    primaryKey({ name: 'flows_pkey', columns: [t.flowSlug] }),
     // A flow slug names its queue, so it also obeys the queue-name limit of 47 characters.
     check('slug_is_valid', sql`${t.flowSlug} ~ ${sql.raw(`'${SLUG_PATTERN}'`)} and length(${t.flowSlug}) <= 47 and ${t.flowSlug} <> 'run'`),
     check('opt_max_attempts_is_nonnegative', sql`${t.optMaxAttempts} >= 0`),
@@ -103,7 +102,7 @@ export const deps = pgflow.table(
 export const runs = pgflow.table(
   'runs',
   {
-    runId: uuid('run_id').notNull().defaultRandom(),
+    runId: uuid('run_id').primaryKey().defaultRandom(),
     flowSlug: text('flow_slug').notNull(),
     status: text('status', { enum: RUN_STATUSES }).notNull().default('started'),
     input: jsonb('input').$type<Json>().notNull(),
@@ -114,7 +113,6 @@ export const runs = pgflow.table(
     failedAt: timestamptz('failed_at'),
   },
   (t) => [
-    primaryKey({ name: 'runs_pkey', columns: [t.runId] }),
     foreignKey({ name: 'runs_flow_slug_fkey', columns: [t.flowSlug], foreignColumns: [flows.flowSlug] }),
     check('status_is_valid', sql`${t.status} in ('started', 'completed', 'failed')`),
     check('runs_remaining_steps_check', sql`${t.remainingSteps} >= 0`),
@@ -159,7 +157,7 @@ export const stepStates = pgflow.table(
     check('step_states_remaining_deps_check', sql`${t.remainingDeps} >= 0`),
     check('step_states_remaining_tasks_check', sql`${t.remainingTasks} is null or ${t.remainingTasks} >= 0`),
     check('step_states_initial_tasks_check', sql`${t.initialTasks} is null or ${t.initialTasks} >= 0`),
-    check('status_and_remaining_tasks_match', sql`${t.status} <> 'completed' or ${t.remainingTasks} = 0`),
+    check('status_and_remaining_tasks_match', sql`${t.status} <> 'completed' or coalesce(${t.remainingTasks}, -1) = 0`),
     check('remaining_tasks_state_consistency', sql`${t.remainingTasks} is null or ${t.status} <> 'created'`),
     check('initial_tasks_known_when_started', sql`${t.status} <> 'started' or ${t.initialTasks} is not null`),
     check('completed_at_or_failed_at', sql`not (${t.completedAt} is not null and ${t.failedAt} is not null)`),
@@ -170,14 +168,13 @@ export const stepStates = pgflow.table(
     index('idx_step_states_ready')
       .on(t.runId, t.status, t.remainingDeps)
       .where(sql`${t.status} = 'created' and ${t.remainingDeps} = 0`),
-    index('idx_step_states_failed').on(t.runId, t.stepSlug).where(sql`${t.status} = 'failed'`),
   ],
 );
 
 export const workers = pgflow.table(
   'workers',
   {
-    workerId: uuid('worker_id').notNull(),
+    workerId: uuid('worker_id').primaryKey(),
     queueName: text('queue_name').notNull(),
     functionName: text('function_name').notNull(),
     startedAt: timestamptz('started_at').notNull().defaultNow(),
@@ -188,7 +185,6 @@ export const workers = pgflow.table(
     lastHeartbeatAt: timestamptz('last_heartbeat_at').notNull().defaultNow(),
   },
   (t) => [
-    primaryKey({ name: 'workers_pkey', columns: [t.workerId] }),
     check('stopped_at_is_after_started_at', sql`${t.stoppedAt} is null or ${t.stoppedAt} >= ${t.startedAt}`),
     index('idx_workers_queue_name').on(t.queueName),
     index('idx_workers_heartbeat').on(t.lastHeartbeatAt),
@@ -230,9 +226,9 @@ export const stepTasks = pgflow.table(
     check('failed_at_is_after_queued_at', sql`${t.failedAt} is null or ${t.failedAt} >= ${t.queuedAt}`),
     check('completed_at_is_after_started_at', sql`${t.completedAt} is null or ${t.startedAt} is null or ${t.completedAt} >= ${t.startedAt}`),
     check('failed_at_is_after_started_at', sql`${t.failedAt} is null or ${t.startedAt} is null or ${t.failedAt} >= ${t.startedAt}`),
-    // Workers find a task by its queue (the flow) and message id.
-    index('idx_step_tasks_message_id').on(t.flowSlug, t.messageId),
-    index('idx_step_tasks_started').on(t.startedAt).where(sql`${t.status} = 'started'`),
-    index('idx_step_tasks_last_worker').on(t.lastWorkerId).where(sql`${t.status} = 'started'`),
+    // Workers find a task by its message id (unique within the flow's queue). No index covers a column
+    // that starting or completing a task changes, so those updates can stay on the heap page (HOT).
+    index('idx_step_tasks_message_id').on(t.messageId),
+    index('idx_step_tasks_flow_slug').on(t.flowSlug),
   ],
 );

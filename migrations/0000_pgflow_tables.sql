@@ -10,12 +10,11 @@ CREATE TABLE "pgflow"."deps" (
 );
 --> statement-breakpoint
 CREATE TABLE "pgflow"."flows" (
-	"flow_slug" text NOT NULL,
+	"flow_slug" text PRIMARY KEY NOT NULL,
 	"opt_max_attempts" integer DEFAULT 3 NOT NULL,
 	"opt_base_delay" integer DEFAULT 1 NOT NULL,
 	"opt_timeout" integer DEFAULT 60 NOT NULL,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
-	CONSTRAINT "flows_pkey" PRIMARY KEY("flow_slug"),
 	CONSTRAINT "slug_is_valid" CHECK ("pgflow"."flows"."flow_slug" ~ '^[a-zA-Z_][a-zA-Z0-9_]*$' and length("pgflow"."flows"."flow_slug") <= 47 and "pgflow"."flows"."flow_slug" <> 'run'),
 	CONSTRAINT "opt_max_attempts_is_nonnegative" CHECK ("pgflow"."flows"."opt_max_attempts" >= 0),
 	CONSTRAINT "opt_base_delay_is_nonnegative" CHECK ("pgflow"."flows"."opt_base_delay" >= 0),
@@ -23,7 +22,7 @@ CREATE TABLE "pgflow"."flows" (
 );
 --> statement-breakpoint
 CREATE TABLE "pgflow"."runs" (
-	"run_id" uuid DEFAULT gen_random_uuid() NOT NULL,
+	"run_id" uuid PRIMARY KEY DEFAULT gen_random_uuid() NOT NULL,
 	"flow_slug" text NOT NULL,
 	"status" text DEFAULT 'started' NOT NULL,
 	"input" jsonb NOT NULL,
@@ -32,7 +31,6 @@ CREATE TABLE "pgflow"."runs" (
 	"started_at" timestamp with time zone DEFAULT now() NOT NULL,
 	"completed_at" timestamp with time zone,
 	"failed_at" timestamp with time zone,
-	CONSTRAINT "runs_pkey" PRIMARY KEY("run_id"),
 	CONSTRAINT "status_is_valid" CHECK ("pgflow"."runs"."status" in ('started', 'completed', 'failed')),
 	CONSTRAINT "runs_remaining_steps_check" CHECK ("pgflow"."runs"."remaining_steps" >= 0),
 	CONSTRAINT "completed_at_or_failed_at" CHECK (not ("pgflow"."runs"."completed_at" is not null and "pgflow"."runs"."failed_at" is not null)),
@@ -61,7 +59,7 @@ CREATE TABLE "pgflow"."step_states" (
 	CONSTRAINT "step_states_remaining_deps_check" CHECK ("pgflow"."step_states"."remaining_deps" >= 0),
 	CONSTRAINT "step_states_remaining_tasks_check" CHECK ("pgflow"."step_states"."remaining_tasks" is null or "pgflow"."step_states"."remaining_tasks" >= 0),
 	CONSTRAINT "step_states_initial_tasks_check" CHECK ("pgflow"."step_states"."initial_tasks" is null or "pgflow"."step_states"."initial_tasks" >= 0),
-	CONSTRAINT "status_and_remaining_tasks_match" CHECK ("pgflow"."step_states"."status" <> 'completed' or "pgflow"."step_states"."remaining_tasks" = 0),
+	CONSTRAINT "status_and_remaining_tasks_match" CHECK ("pgflow"."step_states"."status" <> 'completed' or coalesce("pgflow"."step_states"."remaining_tasks", -1) = 0),
 	CONSTRAINT "remaining_tasks_state_consistency" CHECK ("pgflow"."step_states"."remaining_tasks" is null or "pgflow"."step_states"."status" <> 'created'),
 	CONSTRAINT "initial_tasks_known_when_started" CHECK ("pgflow"."step_states"."status" <> 'started' or "pgflow"."step_states"."initial_tasks" is not null),
 	CONSTRAINT "completed_at_or_failed_at" CHECK (not ("pgflow"."step_states"."completed_at" is not null and "pgflow"."step_states"."failed_at" is not null)),
@@ -121,14 +119,13 @@ CREATE TABLE "pgflow"."steps" (
 );
 --> statement-breakpoint
 CREATE TABLE "pgflow"."workers" (
-	"worker_id" uuid NOT NULL,
+	"worker_id" uuid PRIMARY KEY NOT NULL,
 	"queue_name" text NOT NULL,
 	"function_name" text NOT NULL,
 	"started_at" timestamp with time zone DEFAULT now() NOT NULL,
 	"stopped_at" timestamp with time zone,
 	"deprecated_at" timestamp with time zone,
 	"last_heartbeat_at" timestamp with time zone DEFAULT now() NOT NULL,
-	CONSTRAINT "workers_pkey" PRIMARY KEY("worker_id"),
 	CONSTRAINT "stopped_at_is_after_started_at" CHECK ("pgflow"."workers"."stopped_at" is null or "pgflow"."workers"."stopped_at" >= "pgflow"."workers"."started_at")
 );
 --> statement-breakpoint
@@ -150,9 +147,7 @@ CREATE INDEX "idx_runs_flow_slug" ON "pgflow"."runs" USING btree ("flow_slug");-
 CREATE INDEX "idx_runs_status" ON "pgflow"."runs" USING btree ("status");--> statement-breakpoint
 CREATE INDEX "idx_step_states_flow_slug" ON "pgflow"."step_states" USING btree ("flow_slug");--> statement-breakpoint
 CREATE INDEX "idx_step_states_ready" ON "pgflow"."step_states" USING btree ("run_id","status","remaining_deps") WHERE "pgflow"."step_states"."status" = 'created' and "pgflow"."step_states"."remaining_deps" = 0;--> statement-breakpoint
-CREATE INDEX "idx_step_states_failed" ON "pgflow"."step_states" USING btree ("run_id","step_slug") WHERE "pgflow"."step_states"."status" = 'failed';--> statement-breakpoint
-CREATE INDEX "idx_step_tasks_message_id" ON "pgflow"."step_tasks" USING btree ("flow_slug","message_id");--> statement-breakpoint
-CREATE INDEX "idx_step_tasks_started" ON "pgflow"."step_tasks" USING btree ("started_at") WHERE "pgflow"."step_tasks"."status" = 'started';--> statement-breakpoint
-CREATE INDEX "idx_step_tasks_last_worker" ON "pgflow"."step_tasks" USING btree ("last_worker_id") WHERE "pgflow"."step_tasks"."status" = 'started';--> statement-breakpoint
+CREATE INDEX "idx_step_tasks_message_id" ON "pgflow"."step_tasks" USING btree ("message_id");--> statement-breakpoint
+CREATE INDEX "idx_step_tasks_flow_slug" ON "pgflow"."step_tasks" USING btree ("flow_slug");--> statement-breakpoint
 CREATE INDEX "idx_workers_queue_name" ON "pgflow"."workers" USING btree ("queue_name");--> statement-breakpoint
 CREATE INDEX "idx_workers_heartbeat" ON "pgflow"."workers" USING btree ("last_heartbeat_at");

@@ -1015,7 +1015,7 @@ begin
   loop
     with completed as (
       update pgflow.step_states s
-      set status = 'completed', started_at = now(), completed_at = now(), remaining_tasks = 0
+      set status = 'completed', started_at = clock_timestamp(), completed_at = clock_timestamp(), remaining_tasks = 0
       where s.run_id = cascade_complete_taskless_steps.run_id
         and s.status = 'created'
         and s.remaining_deps = 0
@@ -1039,12 +1039,16 @@ begin
     set remaining_steps = r.remaining_steps - cardinality(v_slugs)
     where r.run_id = cascade_complete_taskless_steps.run_id;
 
-    perform pgflow.emit_event(
+    perform pgflow.emit_events(
       'step:completed',
-      v_flow,
-      jsonb_build_object('run_id', cascade_complete_taskless_steps.run_id, 'step_slug', slug, 'status', 'completed', 'completed_at', now())
-    )
-    from unnest(v_slugs) as slug;
+      array_fill(v_flow, array[cardinality(v_slugs)]),
+      array(
+        select jsonb_build_object('run_id', cascade_complete_taskless_steps.run_id, 'step_slug', completed.slug,
+          'status', 'completed', 'completed_at', clock_timestamp())
+        from unnest(v_slugs) with ordinality as completed(slug, ord)
+        order by completed.ord
+      )
+    );
 
     v_total := v_total + cardinality(v_slugs);
   end loop;
@@ -1054,11 +1058,13 @@ $$;
 --> statement-breakpoint
 -- src/sql/engine/claim_tasks.sql
 -- pgflow.claim_tasks(flow_slug, worker_id, qty): reads up to `qty` visible messages from the flow's
--- queue and starts their tasks in the same transaction: pgmq.read followed by pgflow.start_tasks in
--- one round trip and one commit. Returns the started tasks with their input.
+-- queue and starts their tasks in the same transaction — pgmq.read followed by pgflow.start_tasks
+-- in one round trip and one commit. Returns the started tasks with their input.
 --
--- Invariants: those of pgmq.read and pgflow.start_tasks. Messages whose task cannot start stay hidden
--- for the flow's timeout + 2 s (or until the running task's deadline).
+-- The read hides each message for its step's timeout + 2 s at once, so no second visibility update
+-- is needed. Invariants: messages are claimed oldest first with FOR UPDATE SKIP LOCKED, so concurrent
+-- callers never receive the same message; read_ct counts every delivery; otherwise those of
+-- pgflow.start_tasks. A message whose task cannot start stays hidden for that time.
 create or replace function pgflow.claim_tasks(
   flow_slug text,
   worker_id uuid,
@@ -1076,11 +1082,37 @@ begin
   if not found then
     raise exception 'flow "%" does not exist', claim_tasks.flow_slug using errcode = '42704';
   end if;
-  v_msg_ids := array(select m.msg_id from pgmq.read(claim_tasks.flow_slug, v_timeout + 2, claim_tasks.qty) m);
-  if cardinality(v_msg_ids) = 0 then
+
+  execute format(
+    $sql$
+      with claimed as (
+        select q.msg_id, coalesce(step.opt_timeout, $2) + 2 as hide_seconds
+        from pgmq.%1$I as q
+        left join pgflow.steps step on step.flow_slug = $3 and step.step_slug = q.message ->> 'step_slug'
+        where q.vt <= clock_timestamp()
+        order by q.msg_id
+        limit $1
+        for update of q skip locked
+      ),
+      delivered as (
+        update pgmq.%1$I as q
+        set vt = clock_timestamp() + make_interval(secs => claimed.hide_seconds),
+            read_ct = q.read_ct + 1
+        from claimed
+        where q.msg_id = claimed.msg_id
+        returning q.msg_id
+      )
+      select array_agg(delivered.msg_id order by delivered.msg_id) from delivered
+    $sql$,
+    pgmq.format_table_name(claim_tasks.flow_slug, 'q')
+  )
+  into v_msg_ids
+  using claim_tasks.qty, v_timeout, claim_tasks.flow_slug;
+
+  if v_msg_ids is null then
     return;
   end if;
-  return query select * from pgflow.start_tasks(claim_tasks.flow_slug, v_msg_ids, claim_tasks.worker_id);
+  return query select * from pgflow.start_tasks_from_messages(claim_tasks.flow_slug, v_msg_ids, claim_tasks.worker_id, false);
 end;
 $$;
 --> statement-breakpoint
@@ -1102,7 +1134,7 @@ begin
   with completed as (
     update pgflow.runs r
     set status = 'completed',
-        completed_at = now(),
+        completed_at = clock_timestamp(),
         output = (
           select jsonb_object_agg(t.step_slug, t.output)
           from pgflow.step_tasks t
@@ -1119,12 +1151,17 @@ begin
   )
   select array_agg(completed.run_id), array_agg(completed.flow_slug) into v_runs, v_flows from completed;
 
-  perform pgflow.emit_event(
-    'run:completed',
-    c.flow_slug,
-    jsonb_build_object('run_id', c.run_id, 'status', 'completed', 'completed_at', now())
-  )
-  from unnest(v_runs, v_flows) as c(run_id, flow_slug);
+  if v_runs is not null then
+    perform pgflow.emit_events(
+      'run:completed',
+      v_flows,
+      array(
+        select jsonb_build_object('run_id', c.run_id, 'status', 'completed', 'completed_at', clock_timestamp())
+        from unnest(v_runs) with ordinality as c(run_id, ord)
+        order by c.ord
+      )
+    );
+  end if;
 end;
 $$;
 --> statement-breakpoint
@@ -1138,6 +1175,8 @@ $$;
 -- Invariants: run rows are locked first, in run_id order, so concurrent calls cannot deadlock and a
 -- task is completed at most once: only `started` tasks of `started` runs change; others are skipped
 -- and not returned. A task that does not exist is an error, and nothing of the call is kept.
+-- Timestamps come from clock_timestamp(), so they never precede those of transactions that committed
+-- while this one ran (a worker restarting a task, say).
 create or replace function pgflow.complete_tasks(
   run_ids uuid[],
   step_slugs text[],
@@ -1155,8 +1194,10 @@ declare
   v_step_runs uuid[];
   v_step_slugs text[];
   v_step_flows text[];
+  v_ready_flows text[];
   v_ready_runs uuid[];
   v_ready_slugs text[];
+  v_finished_runs uuid[];
 begin
   if cardinality(complete_tasks.run_ids) is distinct from cardinality(complete_tasks.step_slugs)
     or cardinality(complete_tasks.run_ids) is distinct from cardinality(complete_tasks.task_indexes)
@@ -1174,7 +1215,7 @@ begin
 
   with done as (
     update pgflow.step_tasks t
-    set status = 'completed', completed_at = now(), output = i.output
+    set status = 'completed', completed_at = clock_timestamp(), output = i.output
     from unnest(complete_tasks.run_ids, complete_tasks.step_slugs, complete_tasks.task_indexes, complete_tasks.outputs)
         as i(run_id, step_slug, task_index, output),
       pgflow.runs r
@@ -1218,7 +1259,7 @@ begin
     update pgflow.step_states s
     set remaining_tasks = s.remaining_tasks - c.n,
         status = case when s.remaining_tasks - c.n = 0 then 'completed' else s.status end,
-        completed_at = case when s.remaining_tasks - c.n = 0 then now() else s.completed_at end
+        completed_at = case when s.remaining_tasks - c.n = 0 then clock_timestamp() else s.completed_at end
     from (
       select d.run_id, d.step_slug, count(*)::integer as n
       from unnest(v_done) as d
@@ -1233,22 +1274,32 @@ begin
   where finished.status = 'completed';
 
   if v_step_runs is not null then
-    perform pgflow.emit_event(
+    perform pgflow.emit_events(
       'step:completed',
-      c.flow_slug,
-      jsonb_build_object('run_id', c.run_id, 'step_slug', c.step_slug, 'status', 'completed', 'completed_at', now())
+      v_step_flows,
+      array(
+        select jsonb_build_object('run_id', c.run_id, 'step_slug', c.step_slug, 'status', 'completed', 'completed_at', clock_timestamp())
+        from unnest(v_step_runs, v_step_slugs) with ordinality as c(run_id, step_slug, ord)
+        order by c.ord
+      )
+    );
+
+    with counted as (
+      update pgflow.runs r
+      set remaining_steps = r.remaining_steps - c.n
+      from (select c.run_id, count(*)::integer as n from unnest(v_step_runs) as c(run_id) group by c.run_id) c
+      where r.run_id = c.run_id
+      returning r.run_id, r.remaining_steps
     )
-    from unnest(v_step_runs, v_step_slugs, v_step_flows) with ordinality as c(run_id, step_slug, flow_slug, ord)
-    order by c.ord;
+    select array_agg(counted.run_id) into v_finished_runs from counted where counted.remaining_steps = 0;
 
-    update pgflow.runs r
-    set remaining_steps = r.remaining_steps - c.n
-    from (select c.run_id, count(*)::integer as n from unnest(v_step_runs) as c(run_id) group by c.run_id) c
-    where r.run_id = c.run_id;
-
+    -- Dependents wait for one dependency less; those left with none start now.
     with waiting as (
       update pgflow.step_states s
-      set remaining_deps = s.remaining_deps - c.n
+      set remaining_deps = s.remaining_deps - c.n,
+          status = case when s.remaining_deps = c.n and s.status = 'created' then 'started' else s.status end,
+          started_at = case when s.remaining_deps = c.n and s.status = 'created' then clock_timestamp() else s.started_at end,
+          remaining_tasks = case when s.remaining_deps = c.n and s.status = 'created' then s.initial_tasks else s.remaining_tasks end
       from (
         select c.run_id, d.step_slug, count(*)::integer as n
         from unnest(v_step_runs, v_step_slugs, v_step_flows) as c(run_id, step_slug, flow_slug)
@@ -1256,18 +1307,19 @@ begin
         group by c.run_id, d.step_slug
       ) c
       where s.run_id = c.run_id and s.step_slug = c.step_slug
-      returning s.run_id, s.step_slug, s.remaining_deps, s.status
+      returning s.flow_slug, s.run_id, s.step_slug, s.remaining_deps, s.status
     )
-    select array_agg(waiting.run_id), array_agg(waiting.step_slug)
-    into v_ready_runs, v_ready_slugs
+    select array_agg(waiting.flow_slug), array_agg(waiting.run_id), array_agg(waiting.step_slug)
+    into v_ready_flows, v_ready_runs, v_ready_slugs
     from waiting
-    where waiting.remaining_deps = 0 and waiting.status = 'created';
+    where waiting.remaining_deps = 0 and waiting.status = 'started';
 
     if v_ready_runs is not null then
-      perform pgflow.start_steps(v_ready_runs, v_ready_slugs);
+      perform pgflow.queue_step_tasks(v_ready_flows, v_ready_runs, v_ready_slugs);
     end if;
-
-    perform pgflow.complete_runs(v_step_runs);
+    if v_finished_runs is not null then
+      perform pgflow.complete_runs(v_finished_runs);
+    end if;
   end if;
 
   return query select * from unnest(v_done);
@@ -1359,34 +1411,37 @@ begin
 end;
 $$;
 --> statement-breakpoint
--- src/sql/engine/emit_event.sql
--- pgflow.emit_event(event_type, flow_slug, payload): publishes one engine event with pg_notify on
--- channel `pgflow_events` and on the channel named after the flow.
+-- src/sql/engine/emit_events.sql
+-- pgflow.emit_events(event_type, flow_slugs, payloads): publishes one event per element with
+-- pg_notify, on channel `pgflow_events` and on the channel named after the event's flow, in array order.
 --
--- The notification is {"event", "topic", "timestamp", "payload"}, the payload carrying event_type and
+-- Each notification is {"event", "topic", "timestamp", "payload"}; the payload carries event_type and
 -- flow_slug besides the caller's fields. Payloads never include step outputs and error messages are
 -- cut to 1000 characters, so a notification stays well below pg_notify's 8000-byte limit. Listeners
 -- receive events in commit order, and in call order within a transaction.
-create or replace function pgflow.emit_event(event_type text, flow_slug text, payload jsonb)
+create or replace function pgflow.emit_events(event_type text, flow_slugs text[], payloads jsonb[])
 returns void
 language plpgsql
 set search_path = ''
 as $$
-declare
-  v_payload jsonb := jsonb_build_object('event_type', event_type, 'flow_slug', flow_slug) || payload;
-  v_notification text;
 begin
-  if length(v_payload ->> 'error_message') > 1000 then
-    v_payload := jsonb_set(v_payload, '{error_message}', to_jsonb(left(v_payload ->> 'error_message', 997) || '...'));
-  end if;
-  v_notification := jsonb_build_object(
-    'event', event_type,
-    'topic', flow_slug,
-    'timestamp', extract(epoch from clock_timestamp()),
-    'payload', v_payload
-  )::text;
-  perform pg_notify('pgflow_events', v_notification);
-  perform pg_notify(flow_slug, v_notification);
+  perform pg_notify('pgflow_events', e.notification), pg_notify(e.flow_slug, e.notification)
+  from (
+    select ev.flow_slug,
+      jsonb_build_object(
+        'event', emit_events.event_type,
+        'topic', ev.flow_slug,
+        'timestamp', extract(epoch from clock_timestamp()),
+        'payload', jsonb_build_object('event_type', emit_events.event_type, 'flow_slug', ev.flow_slug)
+          || ev.payload
+          || case
+               when length(ev.payload ->> 'error_message') > 1000
+                 then jsonb_build_object('error_message', left(ev.payload ->> 'error_message', 997) || '...')
+               else '{}'::jsonb
+             end
+      )::text as notification
+    from unnest(emit_events.flow_slugs, emit_events.payloads) as ev(flow_slug, payload)
+  ) e;
 end;
 $$;
 --> statement-breakpoint
@@ -1411,7 +1466,7 @@ declare
   v_messages bigint[];
 begin
   update pgflow.runs r
-  set status = 'failed', failed_at = now()
+  set status = 'failed', failed_at = clock_timestamp()
   where r.run_id = fail_run.run_id and r.status = 'started'
   returning r.flow_slug into v_flow;
   if v_flow is null then
@@ -1419,12 +1474,12 @@ begin
   end if;
 
   update pgflow.step_states s
-  set status = 'failed', failed_at = now(), error_message = fail_run.error_message
+  set status = 'failed', failed_at = clock_timestamp(), error_message = fail_run.error_message
   where s.run_id = fail_run.run_id and s.step_slug = fail_run.step_slug;
 
   with cancelled as (
     update pgflow.step_tasks t
-    set status = 'failed', failed_at = now(), error_message = v_reason
+    set status = 'failed', failed_at = clock_timestamp(), error_message = v_reason
     where t.run_id = fail_run.run_id and t.status in ('queued', 'started')
     returning t.step_slug
   )
@@ -1432,7 +1487,7 @@ begin
 
   with cancelled as (
     update pgflow.step_states s
-    set status = 'failed', failed_at = now(), error_message = v_reason
+    set status = 'failed', failed_at = clock_timestamp(), error_message = v_reason
     where s.run_id = fail_run.run_id and s.step_slug = any(v_other_steps) and s.status = 'started'
     returning s.step_slug
   )
@@ -1450,19 +1505,25 @@ begin
     'step:failed',
     v_flow,
     jsonb_build_object('run_id', fail_run.run_id, 'step_slug', fail_run.step_slug, 'status', 'failed',
-      'error_message', fail_run.error_message, 'failed_at', now())
+      'error_message', fail_run.error_message, 'failed_at', clock_timestamp())
   );
-  perform pgflow.emit_event(
-    'step:failed',
-    v_flow,
-    jsonb_build_object('run_id', fail_run.run_id, 'step_slug', other, 'status', 'failed', 'error_message', v_reason, 'failed_at', now())
-  )
-  from unnest(v_other_steps) as other;
+  if v_other_steps is not null then
+    perform pgflow.emit_events(
+      'step:failed',
+      array_fill(v_flow, array[cardinality(v_other_steps)]),
+      array(
+        select jsonb_build_object('run_id', fail_run.run_id, 'step_slug', other.slug, 'status', 'failed',
+          'error_message', v_reason, 'failed_at', clock_timestamp())
+        from unnest(v_other_steps) with ordinality as other(slug, ord)
+        order by other.ord
+      )
+    );
+  end if;
   perform pgflow.emit_event(
     'run:failed',
     v_flow,
     jsonb_build_object('run_id', fail_run.run_id, 'status', 'failed', 'failed_step_slug', fail_run.step_slug,
-      'error_message', fail_run.error_message, 'failed_at', now())
+      'error_message', fail_run.error_message, 'failed_at', clock_timestamp())
   );
 end;
 $$;
@@ -1513,7 +1574,7 @@ begin
   update pgflow.step_tasks t
   set status = case when t.attempts_count < v_max_attempts then 'queued' else 'failed' end,
       started_at = case when t.attempts_count < v_max_attempts then null else t.started_at end,
-      failed_at = case when t.attempts_count < v_max_attempts then null else now() end,
+      failed_at = case when t.attempts_count < v_max_attempts then null else clock_timestamp() end,
       error_message = fail_task.error_message
   where t.run_id = fail_task.run_id
     and t.step_slug = fail_task.step_slug
@@ -1608,6 +1669,47 @@ begin
 end;
 $$;
 --> statement-breakpoint
+-- src/sql/engine/queue_step_tasks.sql
+-- pgflow.queue_step_tasks(flow_slugs, run_ids, step_slugs): creates the task (task_index 0) of each
+-- given step, which the caller has just marked `started`, together with its queue message
+-- {flow_slug, run_id, step_slug, task_index}, visible after the step's opt_start_delay seconds.
+--
+-- Invariants: a task and its message are created together, in one send_batch per queue and delay
+-- whose ids come back in message order. Callers hold the runs' row locks.
+create or replace function pgflow.queue_step_tasks(flow_slugs text[], run_ids uuid[], step_slugs text[])
+returns void
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_batch record;
+begin
+  for v_batch in
+    select t.flow_slug,
+      coalesce(step.opt_start_delay, 0) as delay,
+      array_agg(t.run_id order by t.ord) as run_ids,
+      array_agg(t.step_slug order by t.ord) as step_slugs
+    from unnest(queue_step_tasks.flow_slugs, queue_step_tasks.run_ids, queue_step_tasks.step_slugs)
+        with ordinality as t(flow_slug, run_id, step_slug, ord)
+    join pgflow.steps step on step.flow_slug = t.flow_slug and step.step_slug = t.step_slug
+    group by t.flow_slug, coalesce(step.opt_start_delay, 0)
+  loop
+    insert into pgflow.step_tasks (flow_slug, run_id, step_slug, task_index, message_id)
+    select v_batch.flow_slug, task.run_id, task.step_slug, 0, message.msg_id
+    from unnest(v_batch.run_ids, v_batch.step_slugs) with ordinality as task(run_id, step_slug, ord)
+    join pgmq.send_batch(
+      v_batch.flow_slug,
+      array(
+        select jsonb_build_object('flow_slug', v_batch.flow_slug, 'run_id', m.run_id, 'step_slug', m.step_slug, 'task_index', 0)
+        from unnest(v_batch.run_ids, v_batch.step_slugs) with ordinality as m(run_id, step_slug, ord)
+        order by m.ord
+      ),
+      v_batch.delay
+    ) with ordinality as message(msg_id, ord) on message.ord = task.ord;
+  end loop;
+end;
+$$;
+--> statement-breakpoint
 -- src/sql/engine/set_vt_batch.sql
 -- pgflow.set_vt_batch(queue_name, msg_ids, vt_offsets): makes each message msg_ids[i] of the queue
 -- invisible for vt_offsets[i] more seconds, in one statement; returns the updated messages.
@@ -1649,6 +1751,29 @@ begin
     $sql$,
     pgmq.format_table_name(set_vt_batch.queue_name, 'q')
   ) using set_vt_batch.msg_ids, set_vt_batch.vt_offsets;
+end;
+$$;
+--> statement-breakpoint
+-- src/sql/engine/start_flow_with_states.sql
+-- pgflow.start_flow_with_states(flow_slug, input, run_id): starts a run like pgflow.start_flow and
+-- returns it as pgflow.get_run_with_states does: {"run": {...}, "steps": [...]}.
+--
+-- The state is read in a statement of its own, after the run is created, so it sees the new rows.
+create or replace function pgflow.start_flow_with_states(
+  flow_slug text,
+  input jsonb,
+  run_id uuid default null
+)
+returns jsonb
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_run_id uuid;
+begin
+  select started.run_id into v_run_id
+  from pgflow.start_flow(start_flow_with_states.flow_slug, start_flow_with_states.input, start_flow_with_states.run_id) as started;
+  return pgflow.get_run_with_states(v_run_id);
 end;
 $$;
 --> statement-breakpoint
@@ -1694,8 +1819,12 @@ begin
   )
   returning * into v_run;
 
-  insert into pgflow.step_states (flow_slug, run_id, step_slug, remaining_deps, initial_tasks)
-  select s.flow_slug, v_run.run_id, s.step_slug, s.deps_count, 1
+  -- Steps without dependencies start at once; the others wait for them.
+  insert into pgflow.step_states (flow_slug, run_id, step_slug, remaining_deps, initial_tasks, status, started_at, remaining_tasks)
+  select s.flow_slug, v_run.run_id, s.step_slug, s.deps_count, 1,
+    case when s.deps_count = 0 then 'started' else 'created' end,
+    case when s.deps_count = 0 then now() end,
+    case when s.deps_count = 0 then 1 end
   from pgflow.steps s
   where s.flow_slug = start_flow.flow_slug;
 
@@ -1706,11 +1835,13 @@ begin
       'started_at', v_run.started_at)
   );
 
-  perform pgflow.start_steps(array_agg(v_run.run_id), array_agg(s.step_slug))
+  perform pgflow.queue_step_tasks(array_agg(s.flow_slug), array_agg(v_run.run_id), array_agg(s.step_slug))
   from pgflow.steps s
   where s.flow_slug = start_flow.flow_slug and s.deps_count = 0;
 
-  perform pgflow.complete_runs(array[v_run.run_id]);
+  if v_run.remaining_steps = 0 then
+    perform pgflow.complete_runs(array[v_run.run_id]);
+  end if;
 
   return query select r.* from pgflow.runs r where r.run_id = v_run.run_id;
 end;
@@ -1738,13 +1869,11 @@ $$;
 --> statement-breakpoint
 -- src/sql/engine/start_steps.sql
 -- pgflow.start_steps(run_ids, step_slugs): starts the given steps, pairing run_ids[i] with
--- step_slugs[i]. Each step becomes `started` and gets its task (task_index 0) with a queue message
--- {flow_slug, run_id, step_slug, task_index}, visible after the step's opt_start_delay seconds.
+-- step_slugs[i]: each becomes `started` and its task is queued (see pgflow.queue_step_tasks).
 -- Returns how many steps it started.
 --
 -- Invariants: only steps that are still `created`, wait for no dependency and belong to a `started`
--- run are touched, so a step is never started twice; a task and its message are created together.
--- Callers hold the runs' row locks.
+-- run are touched, so a step is never started twice. Callers hold the runs' row locks.
 create or replace function pgflow.start_steps(run_ids uuid[], step_slugs text[])
 returns integer
 language plpgsql
@@ -1754,13 +1883,11 @@ declare
   v_flows text[];
   v_runs uuid[];
   v_steps text[];
-  v_delays integer[];
-  v_batch record;
 begin
   with started as (
     update pgflow.step_states s
     set status = 'started',
-        started_at = now(),
+        started_at = clock_timestamp(),
         remaining_tasks = s.initial_tasks
     from unnest(start_steps.run_ids, start_steps.step_slugs) as ready(run_id, step_slug),
       pgflow.runs r
@@ -1772,56 +1899,37 @@ begin
       and r.status = 'started'
     returning s.flow_slug, s.run_id, s.step_slug
   )
-  select array_agg(started.flow_slug), array_agg(started.run_id), array_agg(started.step_slug),
-    array_agg(coalesce(step.opt_start_delay, 0))
-  into v_flows, v_runs, v_steps, v_delays
-  from started
-  join pgflow.steps step on step.flow_slug = started.flow_slug and step.step_slug = started.step_slug;
+  select array_agg(started.flow_slug), array_agg(started.run_id), array_agg(started.step_slug)
+  into v_flows, v_runs, v_steps
+  from started;
 
   if v_runs is null then
     return 0;
   end if;
-
-  -- One send_batch per queue and delay; its ids come back in the order of the messages.
-  for v_batch in
-    select t.flow_slug, t.delay, array_agg(t.run_id order by t.ord) as run_ids, array_agg(t.step_slug order by t.ord) as step_slugs
-    from unnest(v_flows, v_runs, v_steps, v_delays) with ordinality as t(flow_slug, run_id, step_slug, delay, ord)
-    group by t.flow_slug, t.delay
-  loop
-    insert into pgflow.step_tasks (flow_slug, run_id, step_slug, task_index, message_id)
-    select v_batch.flow_slug, task.run_id, task.step_slug, 0, message.msg_id
-    from unnest(v_batch.run_ids, v_batch.step_slugs) with ordinality as task(run_id, step_slug, ord)
-    join pgmq.send_batch(
-      v_batch.flow_slug,
-      array(
-        select jsonb_build_object('flow_slug', v_batch.flow_slug, 'run_id', m.run_id, 'step_slug', m.step_slug, 'task_index', 0)
-        from unnest(v_batch.run_ids, v_batch.step_slugs) with ordinality as m(run_id, step_slug, ord)
-        order by m.ord
-      ),
-      v_batch.delay
-    ) with ordinality as message(msg_id, ord) on message.ord = task.ord;
-  end loop;
-
+  perform pgflow.queue_step_tasks(v_flows, v_runs, v_steps);
   return cardinality(v_runs);
 end;
 $$;
 --> statement-breakpoint
--- src/sql/engine/start_tasks.sql
--- pgflow.start_tasks(flow_slug, msg_ids, worker_id): starts the tasks behind messages a worker has
--- read from the flow's queue and returns them with their input: {"run": <run input>, <dep>: <output>}
--- for each direct dependency.
+-- src/sql/engine/start_tasks_from_messages.sql
+-- pgflow.start_tasks_from_messages(flow_slug, msg_ids, worker_id, move_visibility): the work of
+-- pgflow.start_tasks and pgflow.claim_tasks. Starts the tasks behind messages read from the flow's
+-- queue and returns them with their input: {"run": <run input>, <dep>: <output>} for each direct
+-- dependency. `move_visibility` = false when the caller has already hidden the messages for the
+-- right time (claim_tasks reads them that way).
 --
--- A task starts when it is `queued`, or when it is `started` but its worker went silent: now() is
+-- A task starts when it is `queued`, or when it is `started` but its worker went silent: the clock is
 -- past started_at + timeout + 2 s. Each start counts an attempt, records the worker (registering an
 -- unknown worker id) and hides the message until timeout + 2 s from now, so a dead worker's task
 -- comes back once and only once that time has passed. A silent task with no attempt left fails the
 -- run instead. Messages of tasks still running get their visibility pushed to the task's deadline.
 -- Invariants: tasks of failed runs never start; a task is started by one caller at a time (rows
 -- locked with SKIP LOCKED); the run's row lock is taken before failing a task, without waiting.
-create or replace function pgflow.start_tasks(
+create or replace function pgflow.start_tasks_from_messages(
   flow_slug text,
   msg_ids bigint[],
-  worker_id uuid
+  worker_id uuid,
+  move_visibility boolean
 )
 returns setof pgflow.step_task_record
 language plpgsql
@@ -1835,18 +1943,18 @@ declare
   v_first_starts text[];
   v_first_runs uuid[];
 begin
-  select f.* into v_flow from pgflow.flows f where f.flow_slug = start_tasks.flow_slug;
+  select f.* into v_flow from pgflow.flows f where f.flow_slug = start_tasks_from_messages.flow_slug;
   if not found then
-    raise exception 'flow "%" does not exist', start_tasks.flow_slug using errcode = '42704';
+    raise exception 'flow "%" does not exist', start_tasks_from_messages.flow_slug using errcode = '42704';
   end if;
-  if coalesce(cardinality(start_tasks.msg_ids), 0) = 0 then
+  if coalesce(cardinality(start_tasks_from_messages.msg_ids), 0) = 0 then
     return;
   end if;
 
-  if start_tasks.worker_id is not null
-    and not exists (select 1 from pgflow.workers w where w.worker_id = start_tasks.worker_id) then
+  if start_tasks_from_messages.worker_id is not null
+    and not exists (select 1 from pgflow.workers w where w.worker_id = start_tasks_from_messages.worker_id) then
     insert into pgflow.workers (worker_id, queue_name, function_name)
-    values (start_tasks.worker_id, start_tasks.flow_slug, 'unregistered')
+    values (start_tasks_from_messages.worker_id, start_tasks_from_messages.flow_slug, 'unregistered')
     on conflict on constraint workers_pkey do nothing;
   end if;
 
@@ -1856,18 +1964,18 @@ begin
       coalesce(s.opt_timeout, v_flow.opt_timeout) as timeout
     from pgflow.step_tasks t
     join pgflow.steps s on s.flow_slug = t.flow_slug and s.step_slug = t.step_slug
-    where t.flow_slug = start_tasks.flow_slug
-      and t.message_id = any(start_tasks.msg_ids)
+    where t.flow_slug = start_tasks_from_messages.flow_slug
+      and t.message_id = any(start_tasks_from_messages.msg_ids)
       and t.status = 'started'
       and t.attempts_count >= coalesce(s.opt_max_attempts, v_flow.opt_max_attempts)
-      and now() >= t.started_at + make_interval(secs => coalesce(s.opt_timeout, v_flow.opt_timeout) + 2)
+      and clock_timestamp() >= t.started_at + make_interval(secs => coalesce(s.opt_timeout, v_flow.opt_timeout) + 2)
   loop
     perform 1 from pgflow.runs r where r.run_id = v_expired.run_id and r.status = 'started' for update skip locked;
     continue when not found;
     v_error := format('timed out: attempt %s of %s did not finish within %s s (timeout + 2 s)',
       v_expired.attempts_count, v_expired.max_attempts, v_expired.timeout + 2);
     update pgflow.step_tasks t
-    set status = 'failed', failed_at = now(), error_message = v_error
+    set status = 'failed', failed_at = clock_timestamp(), error_message = v_error
     where t.run_id = v_expired.run_id
       and t.step_slug = v_expired.step_slug
       and t.task_index = v_expired.task_index
@@ -1880,17 +1988,17 @@ begin
   with candidates as (
     select t.run_id, t.step_slug, t.task_index
     from pgflow.step_tasks t
-    join pgflow.runs r on r.run_id = t.run_id
     join pgflow.steps s on s.flow_slug = t.flow_slug and s.step_slug = t.step_slug
-    where t.flow_slug = start_tasks.flow_slug
-      and t.message_id = any(start_tasks.msg_ids)
-      and r.status = 'started'
+    where t.flow_slug = start_tasks_from_messages.flow_slug
+      and t.message_id = any(start_tasks_from_messages.msg_ids)
+      -- scalar subqueries keep every lookup on a primary key, whatever the table statistics say
+      and (select r.status from pgflow.runs r where r.run_id = t.run_id) = 'started'
       and (
         t.status = 'queued'
         or (
           t.status = 'started'
           and t.attempts_count < coalesce(s.opt_max_attempts, v_flow.opt_max_attempts)
-          and now() >= t.started_at + make_interval(secs => coalesce(s.opt_timeout, v_flow.opt_timeout) + 2)
+          and clock_timestamp() >= t.started_at + make_interval(secs => coalesce(s.opt_timeout, v_flow.opt_timeout) + 2)
         )
       )
     for update of t skip locked
@@ -1898,23 +2006,27 @@ begin
   started as (
     update pgflow.step_tasks t
     set status = 'started',
-        started_at = now(),
+        started_at = clock_timestamp(),
         attempts_count = t.attempts_count + 1,
-        last_worker_id = start_tasks.worker_id
-    from candidates c, pgflow.runs r
+        last_worker_id = start_tasks_from_messages.worker_id
+    from candidates c
     where t.run_id = c.run_id
       and t.step_slug = c.step_slug
       and t.task_index = c.task_index
-      and r.run_id = t.run_id
     returning t.attempts_count, row(
       t.flow_slug,
       t.run_id,
       t.step_slug,
-      jsonb_build_object('run', r.input) || coalesce((
-        select jsonb_object_agg(d.dep_slug, dep_task.output)
+      jsonb_build_object('run', (select r.input from pgflow.runs r where r.run_id = t.run_id)) || coalesce((
+        select jsonb_object_agg(
+          d.dep_slug,
+          (
+            select dep_task.output
+            from pgflow.step_tasks dep_task
+            where dep_task.run_id = t.run_id and dep_task.step_slug = d.dep_slug and dep_task.task_index = 0
+          )
+        )
         from pgflow.deps d
-        join pgflow.step_tasks dep_task
-          on dep_task.run_id = t.run_id and dep_task.step_slug = d.dep_slug and dep_task.task_index = 0
         where d.flow_slug = t.flow_slug and d.step_slug = t.step_slug
       ), '{}'::jsonb),
       t.message_id,
@@ -1928,27 +2040,31 @@ begin
   from started;
 
   -- Every started task's message stays hidden until the task's deadline (timeout + 2 s after its start).
-  perform pgflow.set_vt_batch(
-    start_tasks.flow_slug,
-    array_agg(t.message_id),
-    array_agg(greatest(1, ceil(extract(epoch from
-      t.started_at + make_interval(secs => coalesce(s.opt_timeout, v_flow.opt_timeout) + 2) - clock_timestamp()
-    )))::integer)
-  )
-  from pgflow.step_tasks t
-  join pgflow.steps s on s.flow_slug = t.flow_slug and s.step_slug = t.step_slug
-  where t.flow_slug = start_tasks.flow_slug
-    and t.message_id = any(start_tasks.msg_ids)
-    and t.status = 'started';
+  if start_tasks_from_messages.move_visibility then
+    perform pgflow.set_vt_batch(
+      start_tasks_from_messages.flow_slug,
+      array_agg(t.message_id),
+      array_agg(greatest(1, ceil(extract(epoch from
+        t.started_at + make_interval(secs => coalesce(s.opt_timeout, v_flow.opt_timeout) + 2) - clock_timestamp()
+      )))::integer)
+    )
+    from pgflow.step_tasks t
+    join pgflow.steps s on s.flow_slug = t.flow_slug and s.step_slug = t.step_slug
+    where t.flow_slug = start_tasks_from_messages.flow_slug
+      and t.message_id = any(start_tasks_from_messages.msg_ids)
+      and t.status = 'started';
+  end if;
 
   if v_first_runs is not null then
-    perform pgflow.emit_event(
+    perform pgflow.emit_events(
       'step:started',
-      start_tasks.flow_slug,
-      jsonb_build_object('run_id', f.run_id, 'step_slug', f.step_slug, 'status', 'started', 'started_at', now())
-    )
-    from unnest(v_first_runs, v_first_starts) with ordinality as f(run_id, step_slug, ord)
-    order by f.ord;
+      array_fill(start_tasks_from_messages.flow_slug, array[cardinality(v_first_runs)]),
+      array(
+        select jsonb_build_object('run_id', f.run_id, 'step_slug', f.step_slug, 'status', 'started', 'started_at', clock_timestamp())
+        from unnest(v_first_runs, v_first_starts) with ordinality as f(run_id, step_slug, ord)
+        order by f.ord
+      )
+    );
   end if;
 
   return query select * from unnest(v_started);
@@ -2181,6 +2297,16 @@ as $$
   select * from pgflow.complete_tasks(array[$1], array[$2], array[$3], array[$4]);
 $$;
 --> statement-breakpoint
+-- src/sql/engine/emit_event.sql
+-- pgflow.emit_event(event_type, flow_slug, payload): publishes one event; see pgflow.emit_events.
+create or replace function pgflow.emit_event(event_type text, flow_slug text, payload jsonb)
+returns void
+language sql
+set search_path = ''
+as $$
+  select pgflow.emit_events($1, array[$2], array[$3]);
+$$;
+--> statement-breakpoint
 -- src/sql/engine/get_run_with_states.sql
 -- pgflow.get_run_with_states(run_id): the run and the states of its steps as one JSON document,
 -- {"run": {...}, "steps": [{...}, ...]} with steps in definition order; NULL when the run does not exist.
@@ -2244,20 +2370,24 @@ as $$
   returning w.*;
 $$;
 --> statement-breakpoint
--- src/sql/engine/start_flow_with_states.sql
--- pgflow.start_flow_with_states(flow_slug, input, run_id): starts a run like pgflow.start_flow and
--- returns it as pgflow.get_run_with_states does: {"run": {...}, "steps": [...]}.
-create or replace function pgflow.start_flow_with_states(
+-- src/sql/engine/start_tasks.sql
+-- pgflow.start_tasks(flow_slug, msg_ids, worker_id): starts the tasks behind messages a worker has
+-- read from the flow's queue (pgmq.read) and returns them with their input: {"run": <run input>,
+-- <dep>: <output>} for each direct dependency.
+--
+-- A task starts when it is `queued`, or when it is `started` but its worker went silent (the clock is past
+-- started_at + timeout + 2 s). Each start counts an attempt, records the worker and hides the message
+-- until timeout + 2 s from now. See pgflow.start_tasks_from_messages for the details and invariants.
+create or replace function pgflow.start_tasks(
   flow_slug text,
-  input jsonb,
-  run_id uuid default null
+  msg_ids bigint[],
+  worker_id uuid
 )
-returns jsonb
+returns setof pgflow.step_task_record
 language sql
 set search_path = ''
 as $$
-  select pgflow.get_run_with_states(started.run_id)
-  from pgflow.start_flow($1, $2, $3) as started;
+  select * from pgflow.start_tasks_from_messages($1, $2, $3, true);
 $$;
 --> statement-breakpoint
 -- pgflow.version(): the pgflow-orm release installed in this database; each release redefines it.

@@ -29,6 +29,8 @@ export interface DrizzleLike {
 export interface KyselyLike {
   executeQuery(query: unknown): Promise<{ rows: unknown[] }>;
   getExecutor(): unknown;
+  /** Kysely 0.28+: the same instance without plugins such as CamelCasePlugin, which would rewrite result rows. */
+  withoutPlugins?(): KyselyLike;
 }
 
 export type PgflowConnection = SqlExecutor | PgQueryable | PostgresJsLike | DrizzleLike | KyselyLike;
@@ -52,6 +54,24 @@ function isPg(db: unknown): db is PgQueryable {
   return isObjectLike(db) && typeof db.query === 'function';
 }
 
+/**
+ * postgres.js `transform` options (e.g. `postgres.camel`) rewrite every result row, including the
+ * keys inside JSON values, and cannot be switched off per query: refuse them with a clear message.
+ */
+function assertNoPostgresJsTransform(db: PostgresJsLike): void {
+  const transform = (db as { options?: { transform?: Record<string, unknown> } }).options?.transform;
+  const rewrites = transform && ['column', 'value', 'row'].some((part) => {
+    const rule = transform[part] as { from?: unknown } | undefined;
+    return typeof rule?.from === 'function';
+  });
+  if (rewrites) {
+    throw new TypeError(
+      'pgflow-orm: this postgres.js instance transforms result rows (the `transform` option), which would rewrite ' +
+        'pgflow records and the JSON inside them; pass a postgres.js instance created without `transform`',
+    );
+  }
+}
+
 const executors = new WeakMap<object, SqlExecutor>();
 
 /** Wraps a supported connection as a `SqlExecutor` (the same wrapper for the same object). */
@@ -65,6 +85,7 @@ export function toExecutor(db: PgflowConnection): SqlExecutor {
 
 function createExecutor(db: unknown): SqlExecutor {
   if (isKysely(db)) {
+    const plain = db.withoutPlugins?.() ?? db;
     let compile: ((text: string, values: unknown[]) => unknown) | undefined;
     return {
       async query<R>(text: string, values: readonly unknown[] = []) {
@@ -72,13 +93,14 @@ function createExecutor(db: unknown): SqlExecutor {
           const { CompiledQuery } = await import('kysely');
           compile = (sqlText, parameters) => CompiledQuery.raw(sqlText, parameters);
         }
-        const result = await db.executeQuery(compile(text, [...values]));
+        const result = await plain.executeQuery(compile(text, [...values]));
         return result.rows as R[];
       },
     };
   }
   if (isDrizzle(db)) return createExecutor(db.$client);
   if (isPostgresJs(db)) {
+    assertNoPostgresJsTransform(db);
     return {
       async query<R>(text: string, values: readonly unknown[] = []) {
         return [...(await db.unsafe(text, [...values]))] as R[];

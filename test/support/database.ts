@@ -67,6 +67,11 @@ export function useTestDatabase(options: TestDatabaseOptions = {}): TestDatabase
     if (name !== undefined) await dropDatabase(name);
   });
 
+  // Dropping the database terminates connections a test left open; that is expected at teardown.
+  const ignoreTermination = (error: Error & { code?: string }) => {
+    if (error.code !== '57P01') throw error;
+  };
+
   const database: TestDatabase = {
     get name() {
       return required();
@@ -75,7 +80,10 @@ export function useTestDatabase(options: TestDatabaseOptions = {}): TestDatabase
       return databaseUrl(required());
     },
     get pool() {
-      pool ??= new pg.Pool({ connectionString: databaseUrl(required()), max: 10 });
+      if (!pool) {
+        pool = new pg.Pool({ connectionString: databaseUrl(required()), max: 10 });
+        pool.on('error', ignoreTermination);
+      }
       return pool;
     },
     async query(text, values) {
@@ -83,6 +91,7 @@ export function useTestDatabase(options: TestDatabaseOptions = {}): TestDatabase
     },
     async connect() {
       const client = new pg.Client({ connectionString: databaseUrl(required()) });
+      client.on('error', ignoreTermination);
       await client.connect();
       clients.push(client);
       return client;

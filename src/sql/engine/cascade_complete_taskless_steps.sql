@@ -18,7 +18,7 @@ begin
   loop
     with completed as (
       update pgflow.step_states s
-      set status = 'completed', started_at = now(), completed_at = now(), remaining_tasks = 0
+      set status = 'completed', started_at = clock_timestamp(), completed_at = clock_timestamp(), remaining_tasks = 0
       where s.run_id = cascade_complete_taskless_steps.run_id
         and s.status = 'created'
         and s.remaining_deps = 0
@@ -42,12 +42,16 @@ begin
     set remaining_steps = r.remaining_steps - cardinality(v_slugs)
     where r.run_id = cascade_complete_taskless_steps.run_id;
 
-    perform pgflow.emit_event(
+    perform pgflow.emit_events(
       'step:completed',
-      v_flow,
-      jsonb_build_object('run_id', cascade_complete_taskless_steps.run_id, 'step_slug', slug, 'status', 'completed', 'completed_at', now())
-    )
-    from unnest(v_slugs) as slug;
+      array_fill(v_flow, array[cardinality(v_slugs)]),
+      array(
+        select jsonb_build_object('run_id', cascade_complete_taskless_steps.run_id, 'step_slug', completed.slug,
+          'status', 'completed', 'completed_at', clock_timestamp())
+        from unnest(v_slugs) with ordinality as completed(slug, ord)
+        order by completed.ord
+      )
+    );
 
     v_total := v_total + cardinality(v_slugs);
   end loop;

@@ -1,9 +1,11 @@
 -- pgflow.claim_tasks(flow_slug, worker_id, qty): reads up to `qty` visible messages from the flow's
--- queue and starts their tasks in the same transaction: pgmq.read followed by pgflow.start_tasks in
--- one round trip and one commit. Returns the started tasks with their input.
+-- queue and starts their tasks in the same transaction — pgmq.read followed by pgflow.start_tasks
+-- in one round trip and one commit. Returns the started tasks with their input.
 --
--- Invariants: those of pgmq.read and pgflow.start_tasks. Messages whose task cannot start stay hidden
--- for the flow's timeout + 2 s (or until the running task's deadline).
+-- The read hides each message for its step's timeout + 2 s at once, so no second visibility update
+-- is needed. Invariants: messages are claimed oldest first with FOR UPDATE SKIP LOCKED, so concurrent
+-- callers never receive the same message; read_ct counts every delivery; otherwise those of
+-- pgflow.start_tasks. A message whose task cannot start stays hidden for that time.
 create or replace function pgflow.claim_tasks(
   flow_slug text,
   worker_id uuid,
@@ -21,10 +23,36 @@ begin
   if not found then
     raise exception 'flow "%" does not exist', claim_tasks.flow_slug using errcode = '42704';
   end if;
-  v_msg_ids := array(select m.msg_id from pgmq.read(claim_tasks.flow_slug, v_timeout + 2, claim_tasks.qty) m);
-  if cardinality(v_msg_ids) = 0 then
+
+  execute format(
+    $sql$
+      with claimed as (
+        select q.msg_id, coalesce(step.opt_timeout, $2) + 2 as hide_seconds
+        from pgmq.%1$I as q
+        left join pgflow.steps step on step.flow_slug = $3 and step.step_slug = q.message ->> 'step_slug'
+        where q.vt <= clock_timestamp()
+        order by q.msg_id
+        limit $1
+        for update of q skip locked
+      ),
+      delivered as (
+        update pgmq.%1$I as q
+        set vt = clock_timestamp() + make_interval(secs => claimed.hide_seconds),
+            read_ct = q.read_ct + 1
+        from claimed
+        where q.msg_id = claimed.msg_id
+        returning q.msg_id
+      )
+      select array_agg(delivered.msg_id order by delivered.msg_id) from delivered
+    $sql$,
+    pgmq.format_table_name(claim_tasks.flow_slug, 'q')
+  )
+  into v_msg_ids
+  using claim_tasks.qty, v_timeout, claim_tasks.flow_slug;
+
+  if v_msg_ids is null then
     return;
   end if;
-  return query select * from pgflow.start_tasks(claim_tasks.flow_slug, v_msg_ids, claim_tasks.worker_id);
+  return query select * from pgflow.start_tasks_from_messages(claim_tasks.flow_slug, v_msg_ids, claim_tasks.worker_id, false);
 end;
 $$;

@@ -15,7 +15,7 @@ begin
   with completed as (
     update pgflow.runs r
     set status = 'completed',
-        completed_at = now(),
+        completed_at = clock_timestamp(),
         output = (
           select jsonb_object_agg(t.step_slug, t.output)
           from pgflow.step_tasks t
@@ -32,11 +32,16 @@ begin
   )
   select array_agg(completed.run_id), array_agg(completed.flow_slug) into v_runs, v_flows from completed;
 
-  perform pgflow.emit_event(
-    'run:completed',
-    c.flow_slug,
-    jsonb_build_object('run_id', c.run_id, 'status', 'completed', 'completed_at', now())
-  )
-  from unnest(v_runs, v_flows) as c(run_id, flow_slug);
+  if v_runs is not null then
+    perform pgflow.emit_events(
+      'run:completed',
+      v_flows,
+      array(
+        select jsonb_build_object('run_id', c.run_id, 'status', 'completed', 'completed_at', clock_timestamp())
+        from unnest(v_runs) with ordinality as c(run_id, ord)
+        order by c.ord
+      )
+    );
+  end if;
 end;
 $$;

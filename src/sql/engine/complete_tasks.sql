@@ -7,6 +7,8 @@
 -- Invariants: run rows are locked first, in run_id order, so concurrent calls cannot deadlock and a
 -- task is completed at most once: only `started` tasks of `started` runs change; others are skipped
 -- and not returned. A task that does not exist is an error, and nothing of the call is kept.
+-- Timestamps come from clock_timestamp(), so they never precede those of transactions that committed
+-- while this one ran (a worker restarting a task, say).
 create or replace function pgflow.complete_tasks(
   run_ids uuid[],
   step_slugs text[],
@@ -24,8 +26,10 @@ declare
   v_step_runs uuid[];
   v_step_slugs text[];
   v_step_flows text[];
+  v_ready_flows text[];
   v_ready_runs uuid[];
   v_ready_slugs text[];
+  v_finished_runs uuid[];
 begin
   if cardinality(complete_tasks.run_ids) is distinct from cardinality(complete_tasks.step_slugs)
     or cardinality(complete_tasks.run_ids) is distinct from cardinality(complete_tasks.task_indexes)
@@ -43,7 +47,7 @@ begin
 
   with done as (
     update pgflow.step_tasks t
-    set status = 'completed', completed_at = now(), output = i.output
+    set status = 'completed', completed_at = clock_timestamp(), output = i.output
     from unnest(complete_tasks.run_ids, complete_tasks.step_slugs, complete_tasks.task_indexes, complete_tasks.outputs)
         as i(run_id, step_slug, task_index, output),
       pgflow.runs r
@@ -87,7 +91,7 @@ begin
     update pgflow.step_states s
     set remaining_tasks = s.remaining_tasks - c.n,
         status = case when s.remaining_tasks - c.n = 0 then 'completed' else s.status end,
-        completed_at = case when s.remaining_tasks - c.n = 0 then now() else s.completed_at end
+        completed_at = case when s.remaining_tasks - c.n = 0 then clock_timestamp() else s.completed_at end
     from (
       select d.run_id, d.step_slug, count(*)::integer as n
       from unnest(v_done) as d
@@ -102,22 +106,32 @@ begin
   where finished.status = 'completed';
 
   if v_step_runs is not null then
-    perform pgflow.emit_event(
+    perform pgflow.emit_events(
       'step:completed',
-      c.flow_slug,
-      jsonb_build_object('run_id', c.run_id, 'step_slug', c.step_slug, 'status', 'completed', 'completed_at', now())
+      v_step_flows,
+      array(
+        select jsonb_build_object('run_id', c.run_id, 'step_slug', c.step_slug, 'status', 'completed', 'completed_at', clock_timestamp())
+        from unnest(v_step_runs, v_step_slugs) with ordinality as c(run_id, step_slug, ord)
+        order by c.ord
+      )
+    );
+
+    with counted as (
+      update pgflow.runs r
+      set remaining_steps = r.remaining_steps - c.n
+      from (select c.run_id, count(*)::integer as n from unnest(v_step_runs) as c(run_id) group by c.run_id) c
+      where r.run_id = c.run_id
+      returning r.run_id, r.remaining_steps
     )
-    from unnest(v_step_runs, v_step_slugs, v_step_flows) with ordinality as c(run_id, step_slug, flow_slug, ord)
-    order by c.ord;
+    select array_agg(counted.run_id) into v_finished_runs from counted where counted.remaining_steps = 0;
 
-    update pgflow.runs r
-    set remaining_steps = r.remaining_steps - c.n
-    from (select c.run_id, count(*)::integer as n from unnest(v_step_runs) as c(run_id) group by c.run_id) c
-    where r.run_id = c.run_id;
-
+    -- Dependents wait for one dependency less; those left with none start now.
     with waiting as (
       update pgflow.step_states s
-      set remaining_deps = s.remaining_deps - c.n
+      set remaining_deps = s.remaining_deps - c.n,
+          status = case when s.remaining_deps = c.n and s.status = 'created' then 'started' else s.status end,
+          started_at = case when s.remaining_deps = c.n and s.status = 'created' then clock_timestamp() else s.started_at end,
+          remaining_tasks = case when s.remaining_deps = c.n and s.status = 'created' then s.initial_tasks else s.remaining_tasks end
       from (
         select c.run_id, d.step_slug, count(*)::integer as n
         from unnest(v_step_runs, v_step_slugs, v_step_flows) as c(run_id, step_slug, flow_slug)
@@ -125,18 +139,19 @@ begin
         group by c.run_id, d.step_slug
       ) c
       where s.run_id = c.run_id and s.step_slug = c.step_slug
-      returning s.run_id, s.step_slug, s.remaining_deps, s.status
+      returning s.flow_slug, s.run_id, s.step_slug, s.remaining_deps, s.status
     )
-    select array_agg(waiting.run_id), array_agg(waiting.step_slug)
-    into v_ready_runs, v_ready_slugs
+    select array_agg(waiting.flow_slug), array_agg(waiting.run_id), array_agg(waiting.step_slug)
+    into v_ready_flows, v_ready_runs, v_ready_slugs
     from waiting
-    where waiting.remaining_deps = 0 and waiting.status = 'created';
+    where waiting.remaining_deps = 0 and waiting.status = 'started';
 
     if v_ready_runs is not null then
-      perform pgflow.start_steps(v_ready_runs, v_ready_slugs);
+      perform pgflow.queue_step_tasks(v_ready_flows, v_ready_runs, v_ready_slugs);
     end if;
-
-    perform pgflow.complete_runs(v_step_runs);
+    if v_finished_runs is not null then
+      perform pgflow.complete_runs(v_finished_runs);
+    end if;
   end if;
 
   return query select * from unnest(v_done);

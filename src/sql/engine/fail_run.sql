@@ -18,7 +18,7 @@ declare
   v_messages bigint[];
 begin
   update pgflow.runs r
-  set status = 'failed', failed_at = now()
+  set status = 'failed', failed_at = clock_timestamp()
   where r.run_id = fail_run.run_id and r.status = 'started'
   returning r.flow_slug into v_flow;
   if v_flow is null then
@@ -26,12 +26,12 @@ begin
   end if;
 
   update pgflow.step_states s
-  set status = 'failed', failed_at = now(), error_message = fail_run.error_message
+  set status = 'failed', failed_at = clock_timestamp(), error_message = fail_run.error_message
   where s.run_id = fail_run.run_id and s.step_slug = fail_run.step_slug;
 
   with cancelled as (
     update pgflow.step_tasks t
-    set status = 'failed', failed_at = now(), error_message = v_reason
+    set status = 'failed', failed_at = clock_timestamp(), error_message = v_reason
     where t.run_id = fail_run.run_id and t.status in ('queued', 'started')
     returning t.step_slug
   )
@@ -39,7 +39,7 @@ begin
 
   with cancelled as (
     update pgflow.step_states s
-    set status = 'failed', failed_at = now(), error_message = v_reason
+    set status = 'failed', failed_at = clock_timestamp(), error_message = v_reason
     where s.run_id = fail_run.run_id and s.step_slug = any(v_other_steps) and s.status = 'started'
     returning s.step_slug
   )
@@ -57,19 +57,25 @@ begin
     'step:failed',
     v_flow,
     jsonb_build_object('run_id', fail_run.run_id, 'step_slug', fail_run.step_slug, 'status', 'failed',
-      'error_message', fail_run.error_message, 'failed_at', now())
+      'error_message', fail_run.error_message, 'failed_at', clock_timestamp())
   );
-  perform pgflow.emit_event(
-    'step:failed',
-    v_flow,
-    jsonb_build_object('run_id', fail_run.run_id, 'step_slug', other, 'status', 'failed', 'error_message', v_reason, 'failed_at', now())
-  )
-  from unnest(v_other_steps) as other;
+  if v_other_steps is not null then
+    perform pgflow.emit_events(
+      'step:failed',
+      array_fill(v_flow, array[cardinality(v_other_steps)]),
+      array(
+        select jsonb_build_object('run_id', fail_run.run_id, 'step_slug', other.slug, 'status', 'failed',
+          'error_message', v_reason, 'failed_at', clock_timestamp())
+        from unnest(v_other_steps) with ordinality as other(slug, ord)
+        order by other.ord
+      )
+    );
+  end if;
   perform pgflow.emit_event(
     'run:failed',
     v_flow,
     jsonb_build_object('run_id', fail_run.run_id, 'status', 'failed', 'failed_step_slug', fail_run.step_slug,
-      'error_message', fail_run.error_message, 'failed_at', now())
+      'error_message', fail_run.error_message, 'failed_at', clock_timestamp())
   );
 end;
 $$;

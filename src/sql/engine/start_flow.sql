@@ -39,8 +39,12 @@ begin
   )
   returning * into v_run;
 
-  insert into pgflow.step_states (flow_slug, run_id, step_slug, remaining_deps, initial_tasks)
-  select s.flow_slug, v_run.run_id, s.step_slug, s.deps_count, 1
+  -- Steps without dependencies start at once; the others wait for them.
+  insert into pgflow.step_states (flow_slug, run_id, step_slug, remaining_deps, initial_tasks, status, started_at, remaining_tasks)
+  select s.flow_slug, v_run.run_id, s.step_slug, s.deps_count, 1,
+    case when s.deps_count = 0 then 'started' else 'created' end,
+    case when s.deps_count = 0 then now() end,
+    case when s.deps_count = 0 then 1 end
   from pgflow.steps s
   where s.flow_slug = start_flow.flow_slug;
 
@@ -51,11 +55,13 @@ begin
       'started_at', v_run.started_at)
   );
 
-  perform pgflow.start_steps(array_agg(v_run.run_id), array_agg(s.step_slug))
+  perform pgflow.queue_step_tasks(array_agg(s.flow_slug), array_agg(v_run.run_id), array_agg(s.step_slug))
   from pgflow.steps s
   where s.flow_slug = start_flow.flow_slug and s.deps_count = 0;
 
-  perform pgflow.complete_runs(array[v_run.run_id]);
+  if v_run.remaining_steps = 0 then
+    perform pgflow.complete_runs(array[v_run.run_id]);
+  end if;
 
   return query select r.* from pgflow.runs r where r.run_id = v_run.run_id;
 end;

@@ -1,14 +1,21 @@
 -- pgflow.start_flow_with_states(flow_slug, input, run_id): starts a run like pgflow.start_flow and
 -- returns it as pgflow.get_run_with_states does: {"run": {...}, "steps": [...]}.
+--
+-- The state is read in a statement of its own, after the run is created, so it sees the new rows.
 create or replace function pgflow.start_flow_with_states(
   flow_slug text,
   input jsonb,
   run_id uuid default null
 )
 returns jsonb
-language sql
+language plpgsql
 set search_path = ''
 as $$
-  select pgflow.get_run_with_states(started.run_id)
-  from pgflow.start_flow($1, $2, $3) as started;
+declare
+  v_run_id uuid;
+begin
+  select started.run_id into v_run_id
+  from pgflow.start_flow(start_flow_with_states.flow_slug, start_flow_with_states.input, start_flow_with_states.run_id) as started;
+  return pgflow.get_run_with_states(v_run_id);
+end;
 $$;

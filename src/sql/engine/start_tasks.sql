@@ -1,147 +1,18 @@
 -- pgflow.start_tasks(flow_slug, msg_ids, worker_id): starts the tasks behind messages a worker has
--- read from the flow's queue and returns them with their input: {"run": <run input>, <dep>: <output>}
--- for each direct dependency.
+-- read from the flow's queue (pgmq.read) and returns them with their input: {"run": <run input>,
+-- <dep>: <output>} for each direct dependency.
 --
--- A task starts when it is `queued`, or when it is `started` but its worker went silent: now() is
--- past started_at + timeout + 2 s. Each start counts an attempt, records the worker (registering an
--- unknown worker id) and hides the message until timeout + 2 s from now, so a dead worker's task
--- comes back once and only once that time has passed. A silent task with no attempt left fails the
--- run instead. Messages of tasks still running get their visibility pushed to the task's deadline.
--- Invariants: tasks of failed runs never start; a task is started by one caller at a time (rows
--- locked with SKIP LOCKED); the run's row lock is taken before failing a task, without waiting.
+-- A task starts when it is `queued`, or when it is `started` but its worker went silent (the clock is past
+-- started_at + timeout + 2 s). Each start counts an attempt, records the worker and hides the message
+-- until timeout + 2 s from now. See pgflow.start_tasks_from_messages for the details and invariants.
 create or replace function pgflow.start_tasks(
   flow_slug text,
   msg_ids bigint[],
   worker_id uuid
 )
 returns setof pgflow.step_task_record
-language plpgsql
+language sql
 set search_path = ''
 as $$
-declare
-  v_flow pgflow.flows;
-  v_expired record;
-  v_error text;
-  v_started pgflow.step_task_record[];
-  v_first_starts text[];
-  v_first_runs uuid[];
-begin
-  select f.* into v_flow from pgflow.flows f where f.flow_slug = start_tasks.flow_slug;
-  if not found then
-    raise exception 'flow "%" does not exist', start_tasks.flow_slug using errcode = '42704';
-  end if;
-  if coalesce(cardinality(start_tasks.msg_ids), 0) = 0 then
-    return;
-  end if;
-
-  if start_tasks.worker_id is not null
-    and not exists (select 1 from pgflow.workers w where w.worker_id = start_tasks.worker_id) then
-    insert into pgflow.workers (worker_id, queue_name, function_name)
-    values (start_tasks.worker_id, start_tasks.flow_slug, 'unregistered')
-    on conflict on constraint workers_pkey do nothing;
-  end if;
-
-  for v_expired in
-    select t.run_id, t.step_slug, t.task_index, t.attempts_count,
-      coalesce(s.opt_max_attempts, v_flow.opt_max_attempts) as max_attempts,
-      coalesce(s.opt_timeout, v_flow.opt_timeout) as timeout
-    from pgflow.step_tasks t
-    join pgflow.steps s on s.flow_slug = t.flow_slug and s.step_slug = t.step_slug
-    where t.flow_slug = start_tasks.flow_slug
-      and t.message_id = any(start_tasks.msg_ids)
-      and t.status = 'started'
-      and t.attempts_count >= coalesce(s.opt_max_attempts, v_flow.opt_max_attempts)
-      and now() >= t.started_at + make_interval(secs => coalesce(s.opt_timeout, v_flow.opt_timeout) + 2)
-  loop
-    perform 1 from pgflow.runs r where r.run_id = v_expired.run_id and r.status = 'started' for update skip locked;
-    continue when not found;
-    v_error := format('timed out: attempt %s of %s did not finish within %s s (timeout + 2 s)',
-      v_expired.attempts_count, v_expired.max_attempts, v_expired.timeout + 2);
-    update pgflow.step_tasks t
-    set status = 'failed', failed_at = now(), error_message = v_error
-    where t.run_id = v_expired.run_id
-      and t.step_slug = v_expired.step_slug
-      and t.task_index = v_expired.task_index
-      and t.status = 'started';
-    if found then
-      perform pgflow.fail_run(v_expired.run_id, v_expired.step_slug, v_error);
-    end if;
-  end loop;
-
-  with candidates as (
-    select t.run_id, t.step_slug, t.task_index
-    from pgflow.step_tasks t
-    join pgflow.runs r on r.run_id = t.run_id
-    join pgflow.steps s on s.flow_slug = t.flow_slug and s.step_slug = t.step_slug
-    where t.flow_slug = start_tasks.flow_slug
-      and t.message_id = any(start_tasks.msg_ids)
-      and r.status = 'started'
-      and (
-        t.status = 'queued'
-        or (
-          t.status = 'started'
-          and t.attempts_count < coalesce(s.opt_max_attempts, v_flow.opt_max_attempts)
-          and now() >= t.started_at + make_interval(secs => coalesce(s.opt_timeout, v_flow.opt_timeout) + 2)
-        )
-      )
-    for update of t skip locked
-  ),
-  started as (
-    update pgflow.step_tasks t
-    set status = 'started',
-        started_at = now(),
-        attempts_count = t.attempts_count + 1,
-        last_worker_id = start_tasks.worker_id
-    from candidates c, pgflow.runs r
-    where t.run_id = c.run_id
-      and t.step_slug = c.step_slug
-      and t.task_index = c.task_index
-      and r.run_id = t.run_id
-    returning t.attempts_count, row(
-      t.flow_slug,
-      t.run_id,
-      t.step_slug,
-      jsonb_build_object('run', r.input) || coalesce((
-        select jsonb_object_agg(d.dep_slug, dep_task.output)
-        from pgflow.deps d
-        join pgflow.step_tasks dep_task
-          on dep_task.run_id = t.run_id and dep_task.step_slug = d.dep_slug and dep_task.task_index = 0
-        where d.flow_slug = t.flow_slug and d.step_slug = t.step_slug
-      ), '{}'::jsonb),
-      t.message_id,
-      t.task_index
-    )::pgflow.step_task_record as task
-  )
-  select array_agg(started.task order by (started.task).msg_id),
-    array_agg((started.task).step_slug) filter (where started.attempts_count = 1),
-    array_agg((started.task).run_id) filter (where started.attempts_count = 1)
-  into v_started, v_first_starts, v_first_runs
-  from started;
-
-  -- Every started task's message stays hidden until the task's deadline (timeout + 2 s after its start).
-  perform pgflow.set_vt_batch(
-    start_tasks.flow_slug,
-    array_agg(t.message_id),
-    array_agg(greatest(1, ceil(extract(epoch from
-      t.started_at + make_interval(secs => coalesce(s.opt_timeout, v_flow.opt_timeout) + 2) - clock_timestamp()
-    )))::integer)
-  )
-  from pgflow.step_tasks t
-  join pgflow.steps s on s.flow_slug = t.flow_slug and s.step_slug = t.step_slug
-  where t.flow_slug = start_tasks.flow_slug
-    and t.message_id = any(start_tasks.msg_ids)
-    and t.status = 'started';
-
-  if v_first_runs is not null then
-    perform pgflow.emit_event(
-      'step:started',
-      start_tasks.flow_slug,
-      jsonb_build_object('run_id', f.run_id, 'step_slug', f.step_slug, 'status', 'started', 'started_at', now())
-    )
-    from unnest(v_first_runs, v_first_starts) with ordinality as f(run_id, step_slug, ord)
-    order by f.ord;
-  end if;
-
-  return query select * from unnest(v_started);
-end;
+  select * from pgflow.start_tasks_from_messages($1, $2, $3, true);
 $$;

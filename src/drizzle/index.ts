@@ -1,0 +1,66 @@
+/**
+ * `pgflow-orm/drizzle`: the pgflow tables, their relations and the migrator
+ * for Drizzle apps.
+ *
+ * ```ts
+ * import { drizzle } from 'drizzle-orm/node-postgres';
+ * import { eq } from 'drizzle-orm';
+ * import { migratePgflow, pgflowSchema, runs } from 'pgflow-orm/drizzle';
+ *
+ * const db = drizzle(pool, { schema: { ...appSchema, ...pgflowSchema } });
+ * await migratePgflow(db);
+ * await db.select().from(runs).where(eq(runs.status, 'failed'));
+ * await db.query.runs.findMany({ with: { stepStates: true } });
+ * ```
+ *
+ * The app's own drizzle-kit config must leave schema `pgflow` alone (its
+ * `schemaFilter` lists only the app's schemas, e.g. `['public']`), or
+ * `drizzle-kit generate`/`push` would try to manage these tables.
+ */
+import { deps, flows, pgflow, runs, stepStates, stepTasks, steps, workers } from '../../schema.js';
+import {
+  depsRelations,
+  flowsRelations,
+  runsRelations,
+  stepStatesRelations,
+  stepTasksRelations,
+  stepsRelations,
+  workersRelations,
+} from './relations.js';
+
+export { deps, flows, pgflow, runs, stepStates, stepTasks, steps, workers };
+export { depsRelations, flowsRelations, runsRelations, stepStatesRelations, stepTasksRelations, stepsRelations, workersRelations };
+export { migratePgflow, type DrizzleDatabaseLike } from './migrate.js';
+export type {
+  Dep,
+  Flow,
+  Json,
+  Run,
+  RunStatus,
+  Step,
+  StepState,
+  StepStatus,
+  StepTask,
+  StepTaskRecord,
+  StepType,
+  TaskStatus,
+  Worker,
+} from '../core/types.js';
+
+/** The tables and relations, to spread into the `schema` passed to `drizzle()`. */
+export const pgflowSchema = {
+  flows,
+  steps,
+  deps,
+  runs,
+  stepStates,
+  stepTasks,
+  workers,
+  flowsRelations,
+  stepsRelations,
+  depsRelations,
+  runsRelations,
+  stepStatesRelations,
+  stepTasksRelations,
+  workersRelations,
+};

@@ -1,0 +1,67 @@
+/**
+ * Relations between the pgflow tables for Drizzle's relational query API:
+ *
+ * ```ts
+ * const db = drizzle(pool, { schema: { ...appSchema, ...pgflowSchema } });
+ * await db.query.runs.findMany({ with: { stepStates: { with: { stepTasks: true } } } });
+ * ```
+ *
+ * Relations only describe joins; the foreign keys themselves are in schema.ts.
+ */
+import { relations } from 'drizzle-orm';
+import { deps, flows, runs, stepStates, stepTasks, steps, workers } from '../../schema.js';
+
+export const flowsRelations = relations(flows, ({ many }) => ({
+  steps: many(steps),
+  deps: many(deps),
+  runs: many(runs),
+  stepStates: many(stepStates),
+  stepTasks: many(stepTasks),
+}));
+
+export const stepsRelations = relations(steps, ({ one, many }) => ({
+  flow: one(flows, { fields: [steps.flowSlug], references: [flows.flowSlug] }),
+  /** The edges to the steps this step depends on (`deps.step_slug` = this step). */
+  deps: many(deps, { relationName: 'dependentStep' }),
+  /** The edges to the steps that depend on this step (`deps.dep_slug` = this step). */
+  dependents: many(deps, { relationName: 'dependencyStep' }),
+  stepStates: many(stepStates),
+}));
+
+export const depsRelations = relations(deps, ({ one }) => ({
+  flow: one(flows, { fields: [deps.flowSlug], references: [flows.flowSlug] }),
+  /** The dependent step (the child). */
+  step: one(steps, { fields: [deps.flowSlug, deps.stepSlug], references: [steps.flowSlug, steps.stepSlug], relationName: 'dependentStep' }),
+  /** The step depended upon (the parent). */
+  dependency: one(steps, {
+    fields: [deps.flowSlug, deps.depSlug],
+    references: [steps.flowSlug, steps.stepSlug],
+    relationName: 'dependencyStep',
+  }),
+}));
+
+export const runsRelations = relations(runs, ({ one, many }) => ({
+  flow: one(flows, { fields: [runs.flowSlug], references: [flows.flowSlug] }),
+  stepStates: many(stepStates),
+  stepTasks: many(stepTasks),
+}));
+
+export const stepStatesRelations = relations(stepStates, ({ one, many }) => ({
+  flow: one(flows, { fields: [stepStates.flowSlug], references: [flows.flowSlug] }),
+  run: one(runs, { fields: [stepStates.runId], references: [runs.runId] }),
+  step: one(steps, { fields: [stepStates.flowSlug, stepStates.stepSlug], references: [steps.flowSlug, steps.stepSlug] }),
+  stepTasks: many(stepTasks),
+}));
+
+export const stepTasksRelations = relations(stepTasks, ({ one }) => ({
+  flow: one(flows, { fields: [stepTasks.flowSlug], references: [flows.flowSlug] }),
+  run: one(runs, { fields: [stepTasks.runId], references: [runs.runId] }),
+  stepState: one(stepStates, { fields: [stepTasks.runId, stepTasks.stepSlug], references: [stepStates.runId, stepStates.stepSlug] }),
+  /** The worker that last started the task (NULL until started, or once that worker is deleted). */
+  lastWorker: one(workers, { fields: [stepTasks.lastWorkerId], references: [workers.workerId] }),
+}));
+
+export const workersRelations = relations(workers, ({ many }) => ({
+  /** Tasks this worker started last. */
+  tasks: many(stepTasks),
+}));
