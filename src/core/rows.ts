@@ -2,7 +2,7 @@
  * Turns rows as the drivers return them (snake_case keys, int8 as strings)
  * into the camelCase records of ./types.ts.
  */
-import type { Flow, Json, QueueMessage, Run, Step, StepState, StepTask, StepTaskRecord, Worker } from './types.js';
+import type { ClaimedTask, FlowRecord, Json, QueueMessage, Run, StepRecord, StepState, StepTask, StepTaskRecord, Worker } from './types.js';
 
 type Row = Record<string, unknown>;
 
@@ -29,8 +29,8 @@ const STEP_STATE_DATES = ['createdAt', 'startedAt', 'completedAt', 'failedAt'] a
 const TASK_DATES = ['queuedAt', 'startedAt', 'completedAt', 'failedAt'] as const;
 const WORKER_DATES = ['startedAt', 'stoppedAt', 'deprecatedAt', 'lastHeartbeatAt'] as const;
 
-export const toFlow = (row: Row) => camelizeRow(row, FLOW_DATES) as unknown as Flow;
-export const toStep = (row: Row) => camelizeRow(row, FLOW_DATES) as unknown as Step;
+export const toFlow = (row: Row) => camelizeRow(row, FLOW_DATES) as unknown as FlowRecord;
+export const toStep = (row: Row) => camelizeRow(row, FLOW_DATES) as unknown as StepRecord;
 export const toRun = (row: Row) => camelizeRow(row, RUN_DATES) as unknown as Run;
 export const toStepState = (row: Row) => camelizeRow(row, STEP_STATE_DATES) as unknown as StepState;
 export const toWorker = (row: Row) => camelizeRow(row, WORKER_DATES) as unknown as Worker;
@@ -50,6 +50,10 @@ export function toStepTaskRecord<TInput>(row: Row): StepTaskRecord<TInput> {
     msgId: Number(row.msg_id),
     taskIndex: row.task_index as number,
   };
+}
+
+export function toClaimedTask<TInput>(row: Row): ClaimedTask<TInput> {
+  return { ...toStepTaskRecord<TInput>(row), attemptsCount: row.attempts_count as number };
 }
 
 export function toQueueMessage<TMessage = Json>(row: Row): QueueMessage<TMessage> {

@@ -7,8 +7,21 @@
  * the same way; JSON values are serialised here.
  */
 import { toExecutor, type PgflowConnection, type SqlExecutor } from './connection.js';
-import { toFlow, toQueueMessage, toRun, toStep, toStepTask, toStepTaskRecord, toWorker } from './rows.js';
-import type { Flow, Json, QueueMessage, Run, RunWithStates, Step, StepTask, StepTaskRecord, StepType, TaskMessage, Worker } from './types.js';
+import { toClaimedTask, toFlow, toQueueMessage, toRun, toStep, toStepTask, toStepTaskRecord, toWorker } from './rows.js';
+import type {
+  ClaimedTask,
+  FlowRecord,
+  Json,
+  QueueMessage,
+  Run,
+  RunWithStates,
+  StepRecord,
+  StepTask,
+  StepTaskRecord,
+  StepType,
+  TaskMessage,
+  Worker,
+} from './types.js';
 
 /** JSON text for a `::text::jsonb` parameter; `undefined` and `null` both become SQL NULL. */
 const jsonText = (value: unknown): string | null => (value === undefined || value === null ? null : JSON.stringify(value));
@@ -69,7 +82,7 @@ export class PgflowSql {
   }
 
   /** Creates the flow, or updates the options passed for an existing one. */
-  async createFlow(flowSlug: string, options: FlowOptions = {}): Promise<Flow> {
+  async createFlow(flowSlug: string, options: FlowOptions = {}): Promise<FlowRecord> {
     return this.one(
       'select * from pgflow.create_flow(flow_slug => $1::text, max_attempts => $2::integer, base_delay => $3::integer, timeout => $4::integer)',
       [flowSlug, options.maxAttempts ?? null, options.baseDelay ?? null, options.timeout ?? null],
@@ -81,7 +94,7 @@ export class PgflowSql {
     flowSlug: string,
     stepSlug: string,
     options: StepOptions & { dependsOn?: readonly string[]; stepType?: StepType } = {},
-  ): Promise<Step> {
+  ): Promise<StepRecord> {
     return this.one(
       `select * from pgflow.add_step(
          flow_slug => $1::text, step_slug => $2::text, deps_slugs => $3::text[],
@@ -152,12 +165,12 @@ export class PgflowSql {
     );
   }
 
-  /** Reads and starts up to `qty` tasks in one call (`pgmq.read` + `start_tasks`, one commit). */
-  async claimTasks<TInput = Record<string, Json>>(flowSlug: string, workerId: string, qty = 10): Promise<StepTaskRecord<TInput>[]> {
+  /** Reads and starts up to `qty` tasks in one call (`pgmq.read` + `start_tasks`, one commit), with their attempt numbers. */
+  async claimTasks<TInput = Record<string, Json>>(flowSlug: string, workerId: string, qty = 10): Promise<ClaimedTask<TInput>[]> {
     return this.many(
       'select * from pgflow.claim_tasks(flow_slug => $1::text, worker_id => $2::uuid, qty => $3::integer)',
       [flowSlug, workerId, qty],
-      toStepTaskRecord<TInput>,
+      toClaimedTask<TInput>,
     );
   }
 

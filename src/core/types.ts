@@ -17,7 +17,8 @@ export type StepStatus = (typeof STEP_STATUSES)[number];
 export type TaskStatus = (typeof TASK_STATUSES)[number];
 export type StepType = (typeof STEP_TYPES)[number];
 
-export interface Flow {
+/** A row of pgflow.flows (`Flow` is the DSL's flow definition). */
+export interface FlowRecord {
   flowSlug: string;
   optMaxAttempts: number;
   optBaseDelay: number;
@@ -25,7 +26,8 @@ export interface Flow {
   createdAt: Date;
 }
 
-export interface Step {
+/** A row of pgflow.steps. */
+export interface StepRecord {
   flowSlug: string;
   stepSlug: string;
   stepType: StepType;
@@ -108,6 +110,11 @@ export interface StepTaskRecord<TInput = { run: Json; [dependency: string]: Json
   input: TInput;
   msgId: number;
   taskIndex: number;
+}
+
+/** A task handed out by claim_tasks: a StepTaskRecord plus the attempt its start counts (1 for the first). */
+export interface ClaimedTask<TInput = { run: Json; [dependency: string]: Json }> extends StepTaskRecord<TInput> {
+  attemptsCount: number;
 }
 
 /** A queue message as pgmq.read returns it. */

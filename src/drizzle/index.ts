@@ -33,11 +33,11 @@ export { depsRelations, flowsRelations, runsRelations, stepStatesRelations, step
 export { migratePgflow, type DrizzleDatabaseLike } from './migrate.js';
 export type {
   Dep,
-  Flow,
+  FlowRecord,
   Json,
   Run,
   RunStatus,
-  Step,
+  StepRecord,
   StepState,
   StepStatus,
   StepTask,

@@ -117,7 +117,7 @@ async function runChain(adapter: Adapter) {
 
     // First step through claim_tasks (read + start in one call).
     const claimed = await api.claimTasks(flowSlug, workerId, 10);
-    expect(claimed).toEqual([{ flowSlug, runId: run.runId, stepSlug: 'first', input: { run: RUN_INPUT }, msgId: messageId(), taskIndex: 0 }]);
+    expect(claimed).toEqual([{ flowSlug, runId: run.runId, stepSlug: 'first', input: { run: RUN_INPUT }, msgId: messageId(), taskIndex: 0, attemptsCount: 1 }]);
     const firstDone = await api.completeTask({ runId: run.runId, stepSlug: 'first', output: { doubled: 42, from_step: 'first' } });
     expect(firstDone).toEqual({
       flowSlug,

@@ -226,6 +226,17 @@ describe('pgflow.claim_tasks', () => {
     expect(rest.map((t) => t.step_slug)).toEqual(['a', 'b', 'c'].filter((s) => !first.some((t) => t.step_slug === s)));
     expect(await db.query(`select * from pgflow.claim_tasks($1, $2::uuid, 10)`, [flow, worker])).toEqual([]);
   });
+
+  it('returns the attempt each start counts', async () => {
+    const flow = await defineFlow(db, uniqueSlug('claim_attempt'), { maxAttempts: 3, baseDelay: 0, steps: ['only'] });
+    const run = await startFlow(db, flow, {});
+    const worker = newWorkerId();
+    const [first] = await db.query<TaskRecord & { attempts_count: number }>(`select * from pgflow.claim_tasks($1, $2::uuid, 1)`, [flow, worker]);
+    expect(first).toMatchObject({ step_slug: 'only', attempts_count: 1 });
+    await db.query(`select pgflow.fail_task($1, 'only', 0, 'first attempt fails')`, [run.run_id]);
+    const [second] = await db.query<TaskRecord & { attempts_count: number }>(`select * from pgflow.claim_tasks($1, $2::uuid, 1)`, [flow, worker]);
+    expect(second).toMatchObject({ step_slug: 'only', attempts_count: 2 });
+  });
 });
 
 describe('the calls of @pgflow/core@0.8.1 PgflowSqlClient', () => {

@@ -14,7 +14,7 @@ import { eq } from 'drizzle-orm';
 import type { NodePgDatabase } from 'drizzle-orm/node-postgres';
 import type { AnyPgTable } from 'drizzle-orm/pg-core';
 import type { Insertable, Kysely, Selectable } from 'kysely';
-import type { Dep, Flow, Json, Run, Step, StepState, StepTask, Worker } from '../../src/core/types.js';
+import type { Dep, FlowRecord, Json, Run, StepRecord, StepState, StepTask, Worker } from '../../src/core/types.js';
 import { deps, flows, pgflowSchema, runs, stepStates, stepTasks, steps, workers } from '../../src/drizzle/index.js';
 import type { NullableJsonColumn, PgflowDatabase, RunsTable, Timestamp } from '../../src/kysely/index.js';
 
@@ -102,8 +102,8 @@ export type MessageId = [
 // ------------------------------------------- src/core/types.ts records are Drizzle's rows
 
 export type CoreRecordsAreDrizzleRows = [
-  Expect<Equal<Flow, typeof flows.$inferSelect>>,
-  Expect<Equal<Step, typeof steps.$inferSelect>>,
+  Expect<Equal<FlowRecord, typeof flows.$inferSelect>>,
+  Expect<Equal<StepRecord, typeof steps.$inferSelect>>,
   Expect<Equal<Dep, typeof deps.$inferSelect>>,
   Expect<Equal<Run, typeof runs.$inferSelect>>,
   Expect<Equal<StepState, typeof stepStates.$inferSelect>>,

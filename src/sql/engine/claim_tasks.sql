@@ -1,6 +1,7 @@
 -- pgflow.claim_tasks(flow_slug, worker_id, qty): reads up to `qty` visible messages from the flow's
 -- queue and starts their tasks in the same transaction — pgmq.read followed by pgflow.start_tasks
--- in one round trip and one commit. Returns the started tasks with their input.
+-- in one round trip and one commit. Returns the started tasks with their input, as start_tasks does,
+-- plus the attempt each start counts (attempts_count), so a worker needs no second query.
 --
 -- The read hides each message for its step's timeout + 2 s at once, so no second visibility update
 -- is needed. Invariants: messages are claimed oldest first with FOR UPDATE SKIP LOCKED, so concurrent
@@ -11,7 +12,7 @@ create or replace function pgflow.claim_tasks(
   worker_id uuid,
   qty integer default 10
 )
-returns setof pgflow.step_task_record
+returns setof pgflow.claimed_task
 language plpgsql
 set search_path = ''
 as $$

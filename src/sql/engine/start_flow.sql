@@ -32,7 +32,7 @@ begin
 
   insert into pgflow.runs (run_id, flow_slug, input, remaining_steps)
   values (
-    coalesce(start_flow.run_id, gen_random_uuid()),
+    coalesce(start_flow.run_id, pgflow.uuid_v7()),
     start_flow.flow_slug,
     start_flow.input,
     (select count(*) from pgflow.steps s where s.flow_slug = start_flow.flow_slug)

@@ -14,5 +14,6 @@ returns setof pgflow.step_task_record
 language sql
 set search_path = ''
 as $$
-  select * from pgflow.start_tasks_from_messages($1, $2, $3, true);
+  select started.flow_slug, started.run_id, started.step_slug, started.input, started.msg_id, started.task_index
+  from pgflow.start_tasks_from_messages($1, $2, $3, true) as started;
 $$;

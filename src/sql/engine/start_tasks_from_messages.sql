@@ -1,8 +1,8 @@
 -- pgflow.start_tasks_from_messages(flow_slug, msg_ids, worker_id, move_visibility): the work of
 -- pgflow.start_tasks and pgflow.claim_tasks. Starts the tasks behind messages read from the flow's
 -- queue and returns them with their input: {"run": <run input>, <dep>: <output>} for each direct
--- dependency. `move_visibility` = false when the caller has already hidden the messages for the
--- right time (claim_tasks reads them that way).
+-- dependency, and the attempt each start counts. `move_visibility` = false when the caller has
+-- already hidden the messages for the right time (claim_tasks reads them that way).
 --
 -- A task starts when it is `queued`, or when it is `started` but its worker went silent: the clock is
 -- past started_at + timeout + 2 s. Each start counts an attempt, records the worker (registering an
@@ -17,7 +17,7 @@ create or replace function pgflow.start_tasks_from_messages(
   worker_id uuid,
   move_visibility boolean
 )
-returns setof pgflow.step_task_record
+returns setof pgflow.claimed_task
 language plpgsql
 set search_path = ''
 as $$
@@ -25,7 +25,7 @@ declare
   v_flow pgflow.flows;
   v_expired record;
   v_error text;
-  v_started pgflow.step_task_record[];
+  v_started pgflow.claimed_task[];
   v_first_starts text[];
   v_first_runs uuid[];
 begin
@@ -99,7 +99,7 @@ begin
     where t.run_id = c.run_id
       and t.step_slug = c.step_slug
       and t.task_index = c.task_index
-    returning t.attempts_count, row(
+    returning row(
       t.flow_slug,
       t.run_id,
       t.step_slug,
@@ -116,12 +116,13 @@ begin
         where d.flow_slug = t.flow_slug and d.step_slug = t.step_slug
       ), '{}'::jsonb),
       t.message_id,
-      t.task_index
-    )::pgflow.step_task_record as task
+      t.task_index,
+      t.attempts_count
+    )::pgflow.claimed_task as task
   )
   select array_agg(started.task order by (started.task).msg_id),
-    array_agg((started.task).step_slug) filter (where started.attempts_count = 1),
-    array_agg((started.task).run_id) filter (where started.attempts_count = 1)
+    array_agg((started.task).step_slug) filter (where (started.task).attempts_count = 1),
+    array_agg((started.task).run_id) filter (where (started.task).attempts_count = 1)
   into v_started, v_first_starts, v_first_runs
   from started;
 

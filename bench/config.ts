@@ -1,0 +1,109 @@
+/**
+ * The benchmark's settings: what the command line can change, the defaults,
+ * and the `--quick` preset.
+ */
+import { InvalidArgumentError } from 'commander';
+import type { EmbeddedPostgresMajor } from '../src/embedded/index.js';
+
+export const SCENARIO_NAMES = ['chain', 'fanout', 'wide'] as const;
+export type ScenarioName = (typeof SCENARIO_NAMES)[number];
+
+export const PROTOCOL_NAMES = ['per-task', 'batched'] as const;
+export type ProtocolName = (typeof PROTOCOL_NAMES)[number];
+
+export interface BenchConfig {
+  /** Worker connections (W); also the number of connections that call start_flow and loop the UPDATE. */
+  workers: number;
+  /** Runs started and drained per scenario and protocol (R); null = each scenario's default (about 10,000 tasks). */
+  runs: number | null;
+  /** Messages read (per-task) or tasks claimed (batched) per call. */
+  batchSize: number;
+  scenarios: ScenarioName[];
+  protocols: ProtocolName[];
+  /** Finished runs put into the tables before the second pass; 0 = no history pass. */
+  history: number;
+  /** Length of each ceiling measurement (UPDATE loop, pgbench), seconds. */
+  ceilingSeconds: number;
+  /** Measure the ceilings again after the scenarios and use the mean of both. */
+  ceilingTwice: boolean;
+  /** pgbench binary, or null to skip pgbench. */
+  pgbench: string | null;
+  pgbenchScale: number;
+  pgbenchClients: number;
+  /** Embedded PostgreSQL major version (ignored when DATABASE_URL is set). */
+  major: EmbeddedPostgresMajor;
+  /** Wait between polls of an empty queue, milliseconds. */
+  idleMs: number;
+  /** A scenario that has not drained after this many seconds fails the benchmark. */
+  timeoutSeconds: number;
+  /** Restart with pg_stat_statements and print where server time goes. */
+  profile: boolean;
+  /** Diagnostic: the engine's pg_notify calls replaced by no-ops in the benchmark databases. */
+  withoutEvents: boolean;
+  jsonFile: string | null;
+  /** Keep the benchmark databases instead of dropping them (DATABASE_URL only). */
+  keepDatabases: boolean;
+  quick: boolean;
+}
+
+export const DEFAULTS: Omit<BenchConfig, 'pgbench'> = {
+  workers: 8,
+  runs: null,
+  batchSize: 10,
+  scenarios: [...SCENARIO_NAMES],
+  protocols: [...PROTOCOL_NAMES],
+  history: 0,
+  ceilingSeconds: 10,
+  ceilingTwice: true,
+  pgbenchScale: 10,
+  pgbenchClients: 2,
+  major: 17,
+  idleMs: 2,
+  timeoutSeconds: 600,
+  profile: false,
+  withoutEvents: false,
+  jsonFile: null,
+  keepDatabases: false,
+  quick: false,
+};
+
+/** What `--quick` changes unless the option is given explicitly: well under a minute, every code path. */
+export const QUICK: Partial<BenchConfig> = {
+  runs: 50,
+  history: 1000,
+  ceilingSeconds: 2,
+  ceilingTwice: false,
+  pgbenchScale: 1,
+  timeoutSeconds: 45,
+};
+
+/** Splits a comma-separated list and checks every item against `allowed`. */
+export function parseList<T extends string>(value: string, allowed: readonly T[], what: string): T[] {
+  const items = value
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+  if (items.length === 0) throw new InvalidArgumentError(`${what}: give at least one of ${allowed.join(', ')}`);
+  for (const item of items) {
+    if (!(allowed as readonly string[]).includes(item)) throw new InvalidArgumentError(`${what}: unknown "${item}" (choose from ${allowed.join(', ')})`);
+  }
+  return [...new Set(items)] as T[];
+}
+
+export function parseMajor(value: string): EmbeddedPostgresMajor {
+  const major = Number(value);
+  if (major === 14 || major === 15 || major === 16 || major === 17 || major === 18) return major;
+  throw new InvalidArgumentError(`--pg: expected 14, 15, 16, 17 or 18, got "${value}"`);
+}
+
+export function parseCount(value: string, what: string, min = 1): number {
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < min) throw new InvalidArgumentError(`${what}: expected an integer >= ${min}, got "${value}"`);
+  return number;
+}
+
+export function parseSeconds(value: string, what: string): number {
+  const number = Number(value);
+  if (!Number.isFinite(number) || number <= 0) throw new InvalidArgumentError(`${what}: expected a positive number of seconds, got "${value}"`);
+  return number;
+}

@@ -1,0 +1,106 @@
+/**
+ * One measurement: a scenario driven by one protocol in one database. Starts
+ * R runs (start_flow/s), drains them with W workers (steps/s, runs/s), then
+ * verifies the tables and reads latencies.
+ */
+import pg from 'pg';
+import type { BenchConfig, ProtocolName } from './config.js';
+import { closeClients, ignoreIdleErrors, openClients, walBytesSince, walPosition } from './connections.js';
+import { readProfile, resetProfile, sampleWaits, type StatementProfile, type WaitShare } from './profile.js';
+import { runsFor, tasksPerRun, type Scenario } from './scenarios.js';
+import { startRuns } from './start-runs.js';
+import { verifyCase, type Latency } from './verify.js';
+import { drain, registerWorkers } from './worker-loop.js';
+
+export type TablesState = 'empty' | 'history';
+
+export interface CaseResult {
+  scenario: Scenario['name'];
+  protocol: ProtocolName;
+  tables: TablesState;
+  runs: number;
+  tasks: number;
+  workers: number;
+  batchSize: number;
+  startFlowPerSecond: number;
+  startSeconds: number;
+  drainSeconds: number;
+  stepsPerSecond: number;
+  runsPerSecond: number;
+  /** Statements (= transactions) the workers sent per completed task, empty polls included. */
+  callsPerStep: number;
+  emptyPolls: number;
+  walBytesPerStep: number;
+  latency: Latency;
+  ok: boolean;
+  problems: string[];
+  profile?: StatementProfile[];
+  /** --profile: what the worker backends were doing during the drain (share of samples). */
+  waits?: WaitShare[];
+}
+
+/** CHECKPOINT before each measurement so that none starts in the middle of one; skipped without the privilege. */
+async function tryCheckpoint(client: pg.Client): Promise<void> {
+  await client.query('checkpoint').catch(() => {});
+}
+
+async function openSampler(url: string): Promise<pg.Client> {
+  const client = ignoreIdleErrors(new pg.Client({ connectionString: url, application_name: 'pgflow-bench-sampler' }));
+  await client.connect();
+  return client;
+}
+
+export async function measureCase(url: string, scenario: Scenario, protocol: ProtocolName, tables: TablesState, config: BenchConfig): Promise<CaseResult> {
+  const clients = await openClients(url, config.workers);
+  const control = clients[0];
+  if (!control) throw new Error('at least one worker connection is needed');
+  try {
+    const runs = runsFor(scenario, config.runs);
+    const expectedTasks = runs * tasksPerRun(scenario);
+    await tryCheckpoint(control);
+    const started = await startRuns(clients, scenario.flowSlug, runs);
+    const workerIds = await registerWorkers(clients, scenario.flowSlug);
+    if (config.profile) await resetProfile(control);
+    const walBefore = await walPosition(control);
+    const drainStartedAt = (await control.query<{ now: string }>('select clock_timestamp()::text as now')).rows[0]?.now ?? '';
+    const sampler = config.profile ? await openSampler(url) : undefined;
+    const sampling = sampler ? sampleWaits(sampler) : undefined;
+    const drained = await drain(clients, workerIds, {
+      flowSlug: scenario.flowSlug,
+      protocol,
+      batchSize: config.batchSize,
+      expectedTasks,
+      idleMs: config.idleMs,
+      timeoutSeconds: config.timeoutSeconds,
+    });
+    const waits = await sampling?.stop();
+    await sampler?.end();
+    const walBytes = await walBytesSince(control, walBefore);
+    const profile = config.profile ? await readProfile(control) : undefined;
+    const verification = await verifyCase(control, scenario, started.runIds, drainStartedAt, drained);
+    return {
+      scenario: scenario.name,
+      protocol,
+      tables,
+      runs,
+      tasks: expectedTasks,
+      workers: config.workers,
+      batchSize: config.batchSize,
+      startFlowPerSecond: started.perSecond,
+      startSeconds: started.seconds,
+      drainSeconds: drained.seconds,
+      stepsPerSecond: drained.completed / drained.seconds,
+      runsPerSecond: runs / drained.seconds,
+      callsPerStep: drained.calls / Math.max(1, drained.completed),
+      emptyPolls: drained.emptyPolls,
+      walBytesPerStep: walBytes / Math.max(1, drained.completed),
+      latency: verification.latency,
+      ok: verification.ok,
+      problems: verification.problems,
+      ...(profile ? { profile } : {}),
+      ...(waits ? { waits } : {}),
+    };
+  } finally {
+    await closeClients(clients);
+  }
+}
