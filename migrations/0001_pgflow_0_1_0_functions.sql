@@ -1185,9 +1185,124 @@ begin
 end;
 $$;
 --> statement-breakpoint
+-- src/sql/engine/complete_task.sql
+-- pgflow.complete_task(run_id, step_slug, task_index, output): completes one started task with its
+-- output (any JSON value, or NULL) and moves the run forward; returns the completed task.
+--
+-- The output is stored and the task's message archived. When the step has no task left it completes
+-- (step:completed), counts off its run's remaining steps and its dependents' remaining dependencies;
+-- dependents left with none start at once; a run with no step left completes (run:completed).
+-- Invariants: the run's row is locked first, so a task is completed at most once and concurrent calls
+-- cannot deadlock; a task that is not `started`, or whose run is not `started`, is left alone and no
+-- row is returned; a task that does not exist is an error. One row at a time, with primary-key
+-- lookups only: this is the path pgflow's own workers call for every task. pgflow.complete_tasks is
+-- its batched twin.
+create or replace function pgflow.complete_task(
+  run_id uuid,
+  step_slug text,
+  task_index integer,
+  output jsonb
+)
+returns setof pgflow.step_tasks
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_flow text;
+  v_task pgflow.step_tasks;
+  v_step_completed boolean;
+  v_remaining_steps integer;
+  v_ready text[];
+begin
+  select r.flow_slug into v_flow
+  from pgflow.runs r
+  where r.run_id = complete_task.run_id and r.status = 'started'
+  for update;
+
+  if found then
+    update pgflow.step_tasks t
+    set status = 'completed', completed_at = clock_timestamp(), output = complete_task.output
+    where t.run_id = complete_task.run_id
+      and t.step_slug = complete_task.step_slug
+      and t.task_index = complete_task.task_index
+      and t.status = 'started'
+    returning t.* into v_task;
+  end if;
+
+  if v_task.run_id is null then
+    if not exists (
+      select 1 from pgflow.step_tasks t
+      where t.run_id = complete_task.run_id and t.step_slug = complete_task.step_slug and t.task_index = complete_task.task_index
+    ) then
+      raise exception 'task % of step "%" in run % does not exist', complete_task.task_index, complete_task.step_slug, complete_task.run_id
+        using errcode = '42704';
+    end if;
+    return;
+  end if;
+
+  if v_task.message_id is not null then
+    perform pgmq.archive(v_flow, v_task.message_id);
+  end if;
+
+  update pgflow.step_states s
+  set remaining_tasks = s.remaining_tasks - 1,
+      status = case when s.remaining_tasks = 1 then 'completed' else s.status end,
+      completed_at = case when s.remaining_tasks = 1 then clock_timestamp() else s.completed_at end
+  where s.run_id = complete_task.run_id and s.step_slug = complete_task.step_slug
+  returning s.status = 'completed' into v_step_completed;
+
+  if v_step_completed then
+    perform pgflow.emit_event(
+      'step:completed',
+      v_flow,
+      jsonb_build_object('run_id', complete_task.run_id, 'step_slug', complete_task.step_slug, 'status', 'completed',
+        'completed_at', clock_timestamp())
+    );
+
+    update pgflow.runs r
+    set remaining_steps = r.remaining_steps - 1
+    where r.run_id = complete_task.run_id
+    returning r.remaining_steps into v_remaining_steps;
+
+    -- Dependents wait for one dependency less; those left with none start now.
+    with waiting as (
+      update pgflow.step_states s
+      set remaining_deps = s.remaining_deps - 1,
+          status = case when s.remaining_deps = 1 and s.status = 'created' then 'started' else s.status end,
+          started_at = case when s.remaining_deps = 1 and s.status = 'created' then clock_timestamp() else s.started_at end,
+          remaining_tasks = case when s.remaining_deps = 1 and s.status = 'created' then s.initial_tasks else s.remaining_tasks end
+      from pgflow.deps d
+      where d.flow_slug = v_flow
+        and d.dep_slug = complete_task.step_slug
+        and s.run_id = complete_task.run_id
+        and s.step_slug = d.step_slug
+      returning s.step_slug, s.remaining_deps, s.status
+    )
+    select array_agg(waiting.step_slug) into v_ready
+    from waiting
+    where waiting.remaining_deps = 0 and waiting.status = 'started';
+
+    if v_ready is not null then
+      perform pgflow.queue_step_tasks(
+        array_fill(v_flow, array[cardinality(v_ready)]),
+        array_fill(complete_task.run_id, array[cardinality(v_ready)]),
+        v_ready
+      );
+    end if;
+    if v_remaining_steps = 0 then
+      perform pgflow.complete_runs(array[complete_task.run_id]);
+    end if;
+  end if;
+
+  return next v_task;
+end;
+$$;
+--> statement-breakpoint
 -- src/sql/engine/complete_tasks.sql
--- pgflow.complete_tasks(run_ids, step_slugs, task_indexes, outputs): completes many tasks in one call
--- (element i of each array describes one task) and moves their runs forward; returns the completed tasks.
+-- pgflow.complete_tasks(run_ids, step_slugs, task_indexes, outputs): the batched twin of
+-- pgflow.complete_task. Completes many tasks in one call (element i of each array describes one task)
+-- and moves their runs forward, as completing them one by one in that order would; returns the
+-- completed tasks.
 --
 -- For each completed task: the output is stored and its message archived; a step whose tasks are all
 -- done completes (step:completed), counts off its run's remaining steps and its dependents' remaining
@@ -1237,17 +1352,17 @@ begin
     update pgflow.step_tasks t
     set status = 'completed', completed_at = clock_timestamp(), output = i.output
     from unnest(complete_tasks.run_ids, complete_tasks.step_slugs, complete_tasks.task_indexes, complete_tasks.outputs)
-        as i(run_id, step_slug, task_index, output),
-      pgflow.runs r
+        with ordinality as i(run_id, step_slug, task_index, output, ord)
     where t.run_id = i.run_id
       and t.step_slug = i.step_slug
       and t.task_index = i.task_index
       and t.status = 'started'
-      and r.run_id = t.run_id
-      and r.status = 'started'
-    returning t
+      -- scalar subqueries keep every lookup on a primary key, whatever the table statistics say
+      and (select r.status from pgflow.runs r where r.run_id = t.run_id) = 'started'
+    returning t, i.ord
   )
-  select array_agg(done.t) into v_done from done;
+  -- in the order the caller listed the tasks, so events follow that order
+  select array_agg(done.t order by done.ord) into v_done from done;
 
   if coalesce(cardinality(v_done), 0) < cardinality(complete_tasks.run_ids) then
     select i.run_id, i.step_slug, i.task_index into v_missing
@@ -1281,14 +1396,15 @@ begin
         status = case when s.remaining_tasks - c.n = 0 then 'completed' else s.status end,
         completed_at = case when s.remaining_tasks - c.n = 0 then clock_timestamp() else s.completed_at end
     from (
-      select d.run_id, d.step_slug, count(*)::integer as n
-      from unnest(v_done) as d
+      select d.run_id, d.step_slug, count(*)::integer as n, min(d.ordinality) as ord
+      from unnest(v_done) with ordinality as d
       group by d.run_id, d.step_slug
     ) c
     where s.run_id = c.run_id and s.step_slug = c.step_slug
-    returning s.run_id, s.step_slug, s.flow_slug, s.status
+    returning s.run_id, s.step_slug, s.flow_slug, s.status, c.ord
   )
-  select array_agg(finished.run_id), array_agg(finished.step_slug), array_agg(finished.flow_slug)
+  select array_agg(finished.run_id order by finished.ord), array_agg(finished.step_slug order by finished.ord),
+    array_agg(finished.flow_slug order by finished.ord)
   into v_step_runs, v_step_slugs, v_step_flows
   from finished
   where finished.status = 'completed';
@@ -1431,37 +1547,49 @@ begin
 end;
 $$;
 --> statement-breakpoint
--- src/sql/engine/emit_events.sql
--- pgflow.emit_events(event_type, flow_slugs, payloads): publishes one event per element with
--- pg_notify, on channel `pgflow_events` and on the channel named after the event's flow, in array order.
+-- src/sql/engine/emit_event.sql
+-- pgflow.emit_event(event_type, flow_slug, payload): publishes one engine event with pg_notify, on
+-- channel `pgflow_events` and on the channel named after the flow.
 --
--- Each notification is {"event", "topic", "timestamp", "payload"}; the payload carries event_type and
+-- The notification is {"event", "topic", "timestamp", "payload"}; the payload carries event_type and
 -- flow_slug besides the caller's fields. Payloads never include step outputs and error messages are
 -- cut to 1000 characters, so a notification stays well below pg_notify's 8000-byte limit. Listeners
 -- receive events in commit order, and in call order within a transaction.
+create or replace function pgflow.emit_event(event_type text, flow_slug text, payload jsonb)
+returns void
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_payload jsonb := jsonb_build_object('event_type', emit_event.event_type, 'flow_slug', emit_event.flow_slug) || emit_event.payload;
+  v_notification text;
+begin
+  if length(v_payload ->> 'error_message') > 1000 then
+    v_payload := v_payload || jsonb_build_object('error_message', left(v_payload ->> 'error_message', 997) || '...');
+  end if;
+  v_notification := jsonb_build_object(
+    'event', emit_event.event_type,
+    'topic', emit_event.flow_slug,
+    'timestamp', extract(epoch from clock_timestamp()),
+    'payload', v_payload
+  )::text;
+  perform pg_notify('pgflow_events', v_notification);
+  perform pg_notify(emit_event.flow_slug, v_notification);
+end;
+$$;
+--> statement-breakpoint
+-- src/sql/engine/emit_events.sql
+-- pgflow.emit_events(event_type, flow_slugs, payloads): publishes one event per element, in array
+-- order, with pgflow.emit_event (element i: flow_slugs[i], payloads[i]).
 create or replace function pgflow.emit_events(event_type text, flow_slugs text[], payloads jsonb[])
 returns void
 language plpgsql
 set search_path = ''
 as $$
 begin
-  perform pg_notify('pgflow_events', e.notification), pg_notify(e.flow_slug, e.notification)
-  from (
-    select ev.flow_slug,
-      jsonb_build_object(
-        'event', emit_events.event_type,
-        'topic', ev.flow_slug,
-        'timestamp', extract(epoch from clock_timestamp()),
-        'payload', jsonb_build_object('event_type', emit_events.event_type, 'flow_slug', ev.flow_slug)
-          || ev.payload
-          || case
-               when length(ev.payload ->> 'error_message') > 1000
-                 then jsonb_build_object('error_message', left(ev.payload ->> 'error_message', 997) || '...')
-               else '{}'::jsonb
-             end
-      )::text as notification
-    from unnest(emit_events.flow_slugs, emit_events.payloads) as ev(flow_slug, payload)
-  ) e;
+  perform pgflow.emit_event(emit_events.event_type, ev.flow_slug, ev.payload)
+  from unnest(emit_events.flow_slugs, emit_events.payloads) with ordinality as ev(flow_slug, payload, ord)
+  order by ev.ord;
 end;
 $$;
 --> statement-breakpoint
@@ -1694,39 +1822,27 @@ $$;
 -- given step, which the caller has just marked `started`, together with its queue message
 -- {flow_slug, run_id, step_slug, task_index}, visible after the step's opt_start_delay seconds.
 --
--- Invariants: a task and its message are created together, in one send_batch per queue and delay
--- whose ids come back in message order. Callers hold the runs' row locks.
+-- Invariants: a task and its message are created by the same statement, one message per task, so
+-- neither exists without the other. Callers hold the runs' row locks.
 create or replace function pgflow.queue_step_tasks(flow_slugs text[], run_ids uuid[], step_slugs text[])
 returns void
 language plpgsql
 set search_path = ''
 as $$
-declare
-  v_batch record;
 begin
-  for v_batch in
-    select t.flow_slug,
-      coalesce(step.opt_start_delay, 0) as delay,
-      array_agg(t.run_id order by t.ord) as run_ids,
-      array_agg(t.step_slug order by t.ord) as step_slugs
-    from unnest(queue_step_tasks.flow_slugs, queue_step_tasks.run_ids, queue_step_tasks.step_slugs)
-        with ordinality as t(flow_slug, run_id, step_slug, ord)
-    join pgflow.steps step on step.flow_slug = t.flow_slug and step.step_slug = t.step_slug
-    group by t.flow_slug, coalesce(step.opt_start_delay, 0)
-  loop
-    insert into pgflow.step_tasks (flow_slug, run_id, step_slug, task_index, message_id)
-    select v_batch.flow_slug, task.run_id, task.step_slug, 0, message.msg_id
-    from unnest(v_batch.run_ids, v_batch.step_slugs) with ordinality as task(run_id, step_slug, ord)
-    join pgmq.send_batch(
-      v_batch.flow_slug,
-      array(
-        select jsonb_build_object('flow_slug', v_batch.flow_slug, 'run_id', m.run_id, 'step_slug', m.step_slug, 'task_index', 0)
-        from unnest(v_batch.run_ids, v_batch.step_slugs) with ordinality as m(run_id, step_slug, ord)
-        order by m.ord
-      ),
-      v_batch.delay
-    ) with ordinality as message(msg_id, ord) on message.ord = task.ord;
-  end loop;
+  insert into pgflow.step_tasks (flow_slug, run_id, step_slug, task_index, message_id)
+  select t.flow_slug, t.run_id, t.step_slug, 0,
+    (
+      select pgmq.send(
+        t.flow_slug,
+        jsonb_build_object('flow_slug', t.flow_slug, 'run_id', t.run_id, 'step_slug', t.step_slug, 'task_index', 0),
+        coalesce(step.opt_start_delay, 0)
+      )
+    )
+  from unnest(queue_step_tasks.flow_slugs, queue_step_tasks.run_ids, queue_step_tasks.step_slugs)
+      with ordinality as t(flow_slug, run_id, step_slug, ord)
+  join pgflow.steps step on step.flow_slug = t.flow_slug and step.step_slug = t.step_slug
+  order by t.ord;
 end;
 $$;
 --> statement-breakpoint
@@ -1960,6 +2076,8 @@ declare
   v_expired record;
   v_error text;
   v_started pgflow.claimed_task[];
+  v_started_messages bigint[];
+  v_hide_seconds integer[];
   v_first_starts text[];
   v_first_runs uuid[];
 begin
@@ -2006,7 +2124,7 @@ begin
   end loop;
 
   with candidates as (
-    select t.run_id, t.step_slug, t.task_index
+    select t.run_id, t.step_slug, t.task_index, coalesce(s.opt_timeout, v_flow.opt_timeout) as timeout
     from pgflow.step_tasks t
     join pgflow.steps s on s.flow_slug = t.flow_slug and s.step_slug = t.step_slug
     where t.flow_slug = start_tasks_from_messages.flow_slug
@@ -2033,7 +2151,7 @@ begin
     where t.run_id = c.run_id
       and t.step_slug = c.step_slug
       and t.task_index = c.task_index
-    returning row(
+    returning c.timeout, row(
       t.flow_slug,
       t.run_id,
       t.step_slug,
@@ -2055,25 +2173,34 @@ begin
     )::pgflow.claimed_task as task
   )
   select array_agg(started.task order by (started.task).msg_id),
+    array_agg((started.task).msg_id),
+    array_agg(started.timeout + 2),
     array_agg((started.task).step_slug) filter (where (started.task).attempts_count = 1),
     array_agg((started.task).run_id) filter (where (started.task).attempts_count = 1)
-  into v_started, v_first_starts, v_first_runs
+  into v_started, v_started_messages, v_hide_seconds, v_first_starts, v_first_runs
   from started;
 
-  -- Every started task's message stays hidden until the task's deadline (timeout + 2 s after its start).
+  -- A started task's message stays hidden until the task's deadline (timeout + 2 s after its start);
+  -- so does the message of a task still running within its deadline, which was delivered again.
   if start_tasks_from_messages.move_visibility then
-    perform pgflow.set_vt_batch(
-      start_tasks_from_messages.flow_slug,
-      array_agg(t.message_id),
-      array_agg(greatest(1, ceil(extract(epoch from
-        t.started_at + make_interval(secs => coalesce(s.opt_timeout, v_flow.opt_timeout) + 2) - clock_timestamp()
-      )))::integer)
-    )
-    from pgflow.step_tasks t
-    join pgflow.steps s on s.flow_slug = t.flow_slug and s.step_slug = t.step_slug
-    where t.flow_slug = start_tasks_from_messages.flow_slug
-      and t.message_id = any(start_tasks_from_messages.msg_ids)
-      and t.status = 'started';
+    if v_started_messages is not null then
+      perform pgflow.set_vt_batch(start_tasks_from_messages.flow_slug, v_started_messages, v_hide_seconds);
+    end if;
+    if coalesce(cardinality(v_started_messages), 0) < cardinality(start_tasks_from_messages.msg_ids) then
+      perform pgflow.set_vt_batch(
+        start_tasks_from_messages.flow_slug,
+        array_agg(t.message_id),
+        array_agg(greatest(1, ceil(extract(epoch from
+          t.started_at + make_interval(secs => coalesce(s.opt_timeout, v_flow.opt_timeout) + 2) - clock_timestamp()
+        )))::integer)
+      )
+      from pgflow.step_tasks t
+      join pgflow.steps s on s.flow_slug = t.flow_slug and s.step_slug = t.step_slug
+      where t.flow_slug = start_tasks_from_messages.flow_slug
+        and t.message_id = any(start_tasks_from_messages.msg_ids)
+        and t.message_id <> all(coalesce(v_started_messages, '{}'))
+        and t.status = 'started';
+    end if;
   end if;
 
   if v_first_runs is not null then
@@ -2297,35 +2424,6 @@ as $$
     floor(base_delay * power(2::numeric, least(attempts_count, 1000)::numeric)),
     2147483647
   )::integer;
-$$;
---> statement-breakpoint
--- src/sql/engine/complete_task.sql
--- pgflow.complete_task(run_id, step_slug, task_index, output): completes one started task with its
--- output (any JSON value, or NULL) and moves the run forward; returns the completed task.
---
--- Invariants: those of pgflow.complete_tasks, which does the work. Completing a task that is not
--- `started`, or whose run has failed, changes nothing and returns no row.
-create or replace function pgflow.complete_task(
-  run_id uuid,
-  step_slug text,
-  task_index integer,
-  output jsonb
-)
-returns setof pgflow.step_tasks
-language sql
-set search_path = ''
-as $$
-  select * from pgflow.complete_tasks(array[$1], array[$2], array[$3], array[$4]);
-$$;
---> statement-breakpoint
--- src/sql/engine/emit_event.sql
--- pgflow.emit_event(event_type, flow_slug, payload): publishes one event; see pgflow.emit_events.
-create or replace function pgflow.emit_event(event_type text, flow_slug text, payload jsonb)
-returns void
-language sql
-set search_path = ''
-as $$
-  select pgflow.emit_events($1, array[$2], array[$3]);
 $$;
 --> statement-breakpoint
 -- src/sql/engine/get_run_with_states.sql

@@ -1,8 +1,14 @@
 -- pgflow.complete_task(run_id, step_slug, task_index, output): completes one started task with its
 -- output (any JSON value, or NULL) and moves the run forward; returns the completed task.
 --
--- Invariants: those of pgflow.complete_tasks, which does the work. Completing a task that is not
--- `started`, or whose run has failed, changes nothing and returns no row.
+-- The output is stored and the task's message archived. When the step has no task left it completes
+-- (step:completed), counts off its run's remaining steps and its dependents' remaining dependencies;
+-- dependents left with none start at once; a run with no step left completes (run:completed).
+-- Invariants: the run's row is locked first, so a task is completed at most once and concurrent calls
+-- cannot deadlock; a task that is not `started`, or whose run is not `started`, is left alone and no
+-- row is returned; a task that does not exist is an error. One row at a time, with primary-key
+-- lookups only: this is the path pgflow's own workers call for every task. pgflow.complete_tasks is
+-- its batched twin.
 create or replace function pgflow.complete_task(
   run_id uuid,
   step_slug text,
@@ -10,8 +16,96 @@ create or replace function pgflow.complete_task(
   output jsonb
 )
 returns setof pgflow.step_tasks
-language sql
+language plpgsql
 set search_path = ''
 as $$
-  select * from pgflow.complete_tasks(array[$1], array[$2], array[$3], array[$4]);
+declare
+  v_flow text;
+  v_task pgflow.step_tasks;
+  v_step_completed boolean;
+  v_remaining_steps integer;
+  v_ready text[];
+begin
+  select r.flow_slug into v_flow
+  from pgflow.runs r
+  where r.run_id = complete_task.run_id and r.status = 'started'
+  for update;
+
+  if found then
+    update pgflow.step_tasks t
+    set status = 'completed', completed_at = clock_timestamp(), output = complete_task.output
+    where t.run_id = complete_task.run_id
+      and t.step_slug = complete_task.step_slug
+      and t.task_index = complete_task.task_index
+      and t.status = 'started'
+    returning t.* into v_task;
+  end if;
+
+  if v_task.run_id is null then
+    if not exists (
+      select 1 from pgflow.step_tasks t
+      where t.run_id = complete_task.run_id and t.step_slug = complete_task.step_slug and t.task_index = complete_task.task_index
+    ) then
+      raise exception 'task % of step "%" in run % does not exist', complete_task.task_index, complete_task.step_slug, complete_task.run_id
+        using errcode = '42704';
+    end if;
+    return;
+  end if;
+
+  if v_task.message_id is not null then
+    perform pgmq.archive(v_flow, v_task.message_id);
+  end if;
+
+  update pgflow.step_states s
+  set remaining_tasks = s.remaining_tasks - 1,
+      status = case when s.remaining_tasks = 1 then 'completed' else s.status end,
+      completed_at = case when s.remaining_tasks = 1 then clock_timestamp() else s.completed_at end
+  where s.run_id = complete_task.run_id and s.step_slug = complete_task.step_slug
+  returning s.status = 'completed' into v_step_completed;
+
+  if v_step_completed then
+    perform pgflow.emit_event(
+      'step:completed',
+      v_flow,
+      jsonb_build_object('run_id', complete_task.run_id, 'step_slug', complete_task.step_slug, 'status', 'completed',
+        'completed_at', clock_timestamp())
+    );
+
+    update pgflow.runs r
+    set remaining_steps = r.remaining_steps - 1
+    where r.run_id = complete_task.run_id
+    returning r.remaining_steps into v_remaining_steps;
+
+    -- Dependents wait for one dependency less; those left with none start now.
+    with waiting as (
+      update pgflow.step_states s
+      set remaining_deps = s.remaining_deps - 1,
+          status = case when s.remaining_deps = 1 and s.status = 'created' then 'started' else s.status end,
+          started_at = case when s.remaining_deps = 1 and s.status = 'created' then clock_timestamp() else s.started_at end,
+          remaining_tasks = case when s.remaining_deps = 1 and s.status = 'created' then s.initial_tasks else s.remaining_tasks end
+      from pgflow.deps d
+      where d.flow_slug = v_flow
+        and d.dep_slug = complete_task.step_slug
+        and s.run_id = complete_task.run_id
+        and s.step_slug = d.step_slug
+      returning s.step_slug, s.remaining_deps, s.status
+    )
+    select array_agg(waiting.step_slug) into v_ready
+    from waiting
+    where waiting.remaining_deps = 0 and waiting.status = 'started';
+
+    if v_ready is not null then
+      perform pgflow.queue_step_tasks(
+        array_fill(v_flow, array[cardinality(v_ready)]),
+        array_fill(complete_task.run_id, array[cardinality(v_ready)]),
+        v_ready
+      );
+    end if;
+    if v_remaining_steps = 0 then
+      perform pgflow.complete_runs(array[complete_task.run_id]);
+    end if;
+  end if;
+
+  return next v_task;
+end;
 $$;

@@ -1,5 +1,7 @@
--- pgflow.complete_tasks(run_ids, step_slugs, task_indexes, outputs): completes many tasks in one call
--- (element i of each array describes one task) and moves their runs forward; returns the completed tasks.
+-- pgflow.complete_tasks(run_ids, step_slugs, task_indexes, outputs): the batched twin of
+-- pgflow.complete_task. Completes many tasks in one call (element i of each array describes one task)
+-- and moves their runs forward, as completing them one by one in that order would; returns the
+-- completed tasks.
 --
 -- For each completed task: the output is stored and its message archived; a step whose tasks are all
 -- done completes (step:completed), counts off its run's remaining steps and its dependents' remaining
@@ -49,17 +51,17 @@ begin
     update pgflow.step_tasks t
     set status = 'completed', completed_at = clock_timestamp(), output = i.output
     from unnest(complete_tasks.run_ids, complete_tasks.step_slugs, complete_tasks.task_indexes, complete_tasks.outputs)
-        as i(run_id, step_slug, task_index, output),
-      pgflow.runs r
+        with ordinality as i(run_id, step_slug, task_index, output, ord)
     where t.run_id = i.run_id
       and t.step_slug = i.step_slug
       and t.task_index = i.task_index
       and t.status = 'started'
-      and r.run_id = t.run_id
-      and r.status = 'started'
-    returning t
+      -- scalar subqueries keep every lookup on a primary key, whatever the table statistics say
+      and (select r.status from pgflow.runs r where r.run_id = t.run_id) = 'started'
+    returning t, i.ord
   )
-  select array_agg(done.t) into v_done from done;
+  -- in the order the caller listed the tasks, so events follow that order
+  select array_agg(done.t order by done.ord) into v_done from done;
 
   if coalesce(cardinality(v_done), 0) < cardinality(complete_tasks.run_ids) then
     select i.run_id, i.step_slug, i.task_index into v_missing
@@ -93,14 +95,15 @@ begin
         status = case when s.remaining_tasks - c.n = 0 then 'completed' else s.status end,
         completed_at = case when s.remaining_tasks - c.n = 0 then clock_timestamp() else s.completed_at end
     from (
-      select d.run_id, d.step_slug, count(*)::integer as n
-      from unnest(v_done) as d
+      select d.run_id, d.step_slug, count(*)::integer as n, min(d.ordinality) as ord
+      from unnest(v_done) with ordinality as d
       group by d.run_id, d.step_slug
     ) c
     where s.run_id = c.run_id and s.step_slug = c.step_slug
-    returning s.run_id, s.step_slug, s.flow_slug, s.status
+    returning s.run_id, s.step_slug, s.flow_slug, s.status, c.ord
   )
-  select array_agg(finished.run_id), array_agg(finished.step_slug), array_agg(finished.flow_slug)
+  select array_agg(finished.run_id order by finished.ord), array_agg(finished.step_slug order by finished.ord),
+    array_agg(finished.flow_slug order by finished.ord)
   into v_step_runs, v_step_slugs, v_step_flows
   from finished
   where finished.status = 'completed';

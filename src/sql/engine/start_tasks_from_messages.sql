@@ -26,6 +26,8 @@ declare
   v_expired record;
   v_error text;
   v_started pgflow.claimed_task[];
+  v_started_messages bigint[];
+  v_hide_seconds integer[];
   v_first_starts text[];
   v_first_runs uuid[];
 begin
@@ -72,7 +74,7 @@ begin
   end loop;
 
   with candidates as (
-    select t.run_id, t.step_slug, t.task_index
+    select t.run_id, t.step_slug, t.task_index, coalesce(s.opt_timeout, v_flow.opt_timeout) as timeout
     from pgflow.step_tasks t
     join pgflow.steps s on s.flow_slug = t.flow_slug and s.step_slug = t.step_slug
     where t.flow_slug = start_tasks_from_messages.flow_slug
@@ -99,7 +101,7 @@ begin
     where t.run_id = c.run_id
       and t.step_slug = c.step_slug
       and t.task_index = c.task_index
-    returning row(
+    returning c.timeout, row(
       t.flow_slug,
       t.run_id,
       t.step_slug,
@@ -121,25 +123,34 @@ begin
     )::pgflow.claimed_task as task
   )
   select array_agg(started.task order by (started.task).msg_id),
+    array_agg((started.task).msg_id),
+    array_agg(started.timeout + 2),
     array_agg((started.task).step_slug) filter (where (started.task).attempts_count = 1),
     array_agg((started.task).run_id) filter (where (started.task).attempts_count = 1)
-  into v_started, v_first_starts, v_first_runs
+  into v_started, v_started_messages, v_hide_seconds, v_first_starts, v_first_runs
   from started;
 
-  -- Every started task's message stays hidden until the task's deadline (timeout + 2 s after its start).
+  -- A started task's message stays hidden until the task's deadline (timeout + 2 s after its start);
+  -- so does the message of a task still running within its deadline, which was delivered again.
   if start_tasks_from_messages.move_visibility then
-    perform pgflow.set_vt_batch(
-      start_tasks_from_messages.flow_slug,
-      array_agg(t.message_id),
-      array_agg(greatest(1, ceil(extract(epoch from
-        t.started_at + make_interval(secs => coalesce(s.opt_timeout, v_flow.opt_timeout) + 2) - clock_timestamp()
-      )))::integer)
-    )
-    from pgflow.step_tasks t
-    join pgflow.steps s on s.flow_slug = t.flow_slug and s.step_slug = t.step_slug
-    where t.flow_slug = start_tasks_from_messages.flow_slug
-      and t.message_id = any(start_tasks_from_messages.msg_ids)
-      and t.status = 'started';
+    if v_started_messages is not null then
+      perform pgflow.set_vt_batch(start_tasks_from_messages.flow_slug, v_started_messages, v_hide_seconds);
+    end if;
+    if coalesce(cardinality(v_started_messages), 0) < cardinality(start_tasks_from_messages.msg_ids) then
+      perform pgflow.set_vt_batch(
+        start_tasks_from_messages.flow_slug,
+        array_agg(t.message_id),
+        array_agg(greatest(1, ceil(extract(epoch from
+          t.started_at + make_interval(secs => coalesce(s.opt_timeout, v_flow.opt_timeout) + 2) - clock_timestamp()
+        )))::integer)
+      )
+      from pgflow.step_tasks t
+      join pgflow.steps s on s.flow_slug = t.flow_slug and s.step_slug = t.step_slug
+      where t.flow_slug = start_tasks_from_messages.flow_slug
+        and t.message_id = any(start_tasks_from_messages.msg_ids)
+        and t.message_id <> all(coalesce(v_started_messages, '{}'))
+        and t.status = 'started';
+    end if;
   end if;
 
   if v_first_runs is not null then
