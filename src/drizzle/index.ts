@@ -30,7 +30,7 @@ import {
 
 export { deps, flows, pgflow, runs, stepStates, stepTasks, steps, workers };
 export { depsRelations, flowsRelations, runsRelations, stepStatesRelations, stepTasksRelations, stepsRelations, workersRelations };
-export { migratePgflow, type DrizzleDatabaseLike } from './migrate.js';
+export { migratePgflow, PgflowMigrationError, type ApplyResult, type DrizzleDatabaseLike } from './migrate.js';
 export type {
   Dep,
   FlowRecord,

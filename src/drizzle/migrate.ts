@@ -1,10 +1,17 @@
 /**
- * `migratePgflow(db)`: applies the package's bundled migrations with
- * drizzle-orm's own migrator, recorded in the package's migrations table and
- * serialised by a session advisory lock held on one dedicated connection.
+ * `migratePgflow(db)`: installs or upgrades pgflow from the package's bundled
+ * migrations, recorded in `drizzle.__pgflow_migrations` exactly as drizzle's
+ * migrator records them (so `drizzle-kit migrate --config
+ * node_modules/pgflow-orm/drizzle.config.ts` sees the same history), on one
+ * dedicated connection that holds a session advisory lock for the whole run.
+ *
+ * It does not call drizzle-orm's migrator: that one takes no lock, and the
+ * 1.0 line no longer reads the journal folder format the package ships.
  */
-import { MIGRATIONS_SCHEMA, MIGRATIONS_TABLE, migrationsFolder } from '../migrations/index.js';
-import { MIGRATION_LOCK_SQL, MIGRATION_UNLOCK_SQL } from '../migrations/lock.js';
+import { toExecutor, type SqlExecutor } from '../core/connection.js';
+import { applyBundledMigrations, type ApplyResult } from '../migrations/apply.js';
+
+export { PgflowMigrationError, type ApplyResult } from '../migrations/apply.js';
 
 /** A Drizzle database built on node-postgres (`pg`) or postgres.js. */
 export interface DrizzleDatabaseLike {
@@ -12,25 +19,19 @@ export interface DrizzleDatabaseLike {
 }
 
 interface PgQueryable {
-  query(sql: string): Promise<unknown>;
+  query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }>;
 }
 interface PgPool extends PgQueryable {
   connect(): Promise<PgQueryable & { release(error?: Error | boolean): void }>;
   totalCount: number;
 }
 interface PostgresJsReserved {
-  unsafe(sql: string): Promise<unknown>;
+  unsafe(text: string, values?: unknown[]): PromiseLike<unknown[]>;
   release(): void;
 }
 interface PostgresJsSql {
   reserve(): Promise<PostgresJsReserved>;
 }
-
-const migrationConfig = {
-  migrationsFolder,
-  migrationsTable: MIGRATIONS_TABLE,
-  migrationsSchema: MIGRATIONS_SCHEMA,
-};
 
 function isPostgresJs(client: unknown): client is PostgresJsSql {
   return typeof client === 'function' && typeof (client as Partial<PostgresJsSql>).reserve === 'function';
@@ -44,48 +45,35 @@ function isPgClient(client: unknown): client is PgQueryable {
   return typeof client === 'object' && client !== null && typeof (client as PgQueryable).query === 'function';
 }
 
-async function migrateWithPg(client: PgQueryable): Promise<void> {
-  const [{ drizzle }, { migrate }] = await Promise.all([import('drizzle-orm/node-postgres'), import('drizzle-orm/node-postgres/migrator')]);
-  await client.query(MIGRATION_LOCK_SQL);
-  try {
-    await migrate(drizzle(client as never), migrationConfig);
-  } finally {
-    await client.query(MIGRATION_UNLOCK_SQL);
-  }
-}
-
-async function migrateWithPostgresJs(sql: PostgresJsSql): Promise<void> {
-  const [{ drizzle }, { migrate }] = await Promise.all([import('drizzle-orm/postgres-js'), import('drizzle-orm/postgres-js/migrator')]);
-  const reserved = await sql.reserve();
-  try {
-    await reserved.unsafe(MIGRATION_LOCK_SQL);
+/** Runs `use` with an executor bound to one connection of the database behind a Drizzle `db`. */
+async function withDedicatedConnection<T>(db: DrizzleDatabaseLike, use: (session: SqlExecutor) => Promise<T>): Promise<T> {
+  const client = db.$client;
+  if (isPostgresJs(client)) {
+    const reserved = await client.reserve();
     try {
-      await migrate(drizzle(reserved as never), migrationConfig);
+      return await use(toExecutor(reserved));
     } finally {
-      await reserved.unsafe(MIGRATION_UNLOCK_SQL);
+      reserved.release();
     }
-  } finally {
-    reserved.release();
   }
+  if (isPgPool(client)) {
+    const connection = await client.connect();
+    try {
+      return await use(toExecutor(connection));
+    } finally {
+      connection.release();
+    }
+  }
+  if (isPgClient(client)) return use(toExecutor(client));
+  throw new TypeError('migratePgflow: expected a Drizzle database built on node-postgres (pg) or postgres.js');
 }
 
 /**
  * Installs or upgrades pgflow in the database behind `db`. Safe to call from
  * every app instance at start-up: concurrent callers wait for each other and
- * then find nothing left to apply.
+ * then find nothing left to apply. Resolves with the tags it applied and the
+ * installed `pgflow.version()`.
  */
-export async function migratePgflow(db: DrizzleDatabaseLike): Promise<void> {
-  const client = db.$client;
-  if (isPostgresJs(client)) return migrateWithPostgresJs(client);
-  if (isPgPool(client)) {
-    const connection = await client.connect();
-    try {
-      await migrateWithPg(connection);
-    } finally {
-      connection.release();
-    }
-    return;
-  }
-  if (isPgClient(client)) return migrateWithPg(client);
-  throw new TypeError('migratePgflow: expected a Drizzle database built on node-postgres (pg) or postgres.js');
+export async function migratePgflow(db: DrizzleDatabaseLike): Promise<ApplyResult> {
+  return withDedicatedConnection(db, (session) => applyBundledMigrations(session));
 }

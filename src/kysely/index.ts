@@ -1,5 +1,6 @@
 /**
- * `pgflow-orm/kysely`: types to query the pgflow tables with Kysely.
+ * `pgflow-orm/kysely`: types to query the pgflow tables with Kysely, and a
+ * migration provider that installs and upgrades pgflow with Kysely's Migrator.
  */
 export type {
   DepRow,
@@ -45,3 +46,14 @@ export type {
   WorkerRowUpdate,
   WorkersTable,
 } from './types.js';
+export {
+  KYSELY_MIGRATION_LOCK_TABLE,
+  KYSELY_MIGRATION_TABLE,
+  PgflowMigrationError,
+  PgflowMigrationProvider,
+  pgflowMigrationTables,
+  pgflowMigratorOptions,
+  type KyselyMigrationProviderLike,
+  type PgflowKyselyMigration,
+  type PgflowMigrationProviderOptions,
+} from './migrations.js';

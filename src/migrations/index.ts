@@ -2,6 +2,11 @@
  * The migration history shipped with the package, in drizzle-kit's folder
  * format (`migrations/*.sql` + `migrations/meta/_journal.json`), and the names
  * of the table that records which of them a database has applied.
+ *
+ * Next to the history the folder holds files no drizzle tool reads:
+ * `releases.json` (which migrations make up each published release),
+ * `down/<tag>.sql` (what reverts a migration, for Kysely's `down`) and
+ * `sql/pgflow-orm-<version>.sql` (one plain SQL file per release, for psql).
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -11,6 +16,10 @@ import { fileURLToPath } from 'node:url';
 /** drizzle-orm and drizzle-kit record the package's own history here, outside schema `pgflow`. */
 export const MIGRATIONS_SCHEMA = 'drizzle';
 export const MIGRATIONS_TABLE = '__pgflow_migrations';
+
+/** Kysely's Migrator records the package's history in these tables (recommended options). */
+export const KYSELY_MIGRATION_TABLE = 'kysely_pgflow_migration';
+export const KYSELY_MIGRATION_LOCK_TABLE = 'kysely_pgflow_migration_lock';
 
 /** Separates statements inside a migration file, as drizzle-kit writes it. */
 export const STATEMENT_BREAKPOINT = '--> statement-breakpoint';
@@ -28,6 +37,11 @@ export const packageRoot = findPackageRoot(dirname(fileURLToPath(import.meta.url
 
 /** Absolute path of the bundled migrations folder. */
 export const migrationsFolder = join(packageRoot, 'migrations');
+
+/** The package's version, from its package.json. */
+export function packageVersion(root = packageRoot): string {
+  return (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
+}
 
 export interface JournalEntry {
   idx: number;
@@ -50,9 +64,18 @@ export interface Migration {
   hash: string;
 }
 
+export function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
 export function readJournal(folder = migrationsFolder): JournalEntry[] {
   const journal = JSON.parse(readFileSync(join(folder, 'meta', '_journal.json'), 'utf8')) as { entries: JournalEntry[] };
   return journal.entries;
+}
+
+/** Splits a migration file at drizzle-kit's statement breakpoints, dropping empty pieces. */
+export function splitStatements(sql: string): string[] {
+  return sql.split(STATEMENT_BREAKPOINT).filter((statement) => statement.trim() !== '');
 }
 
 export function readMigrations(folder = migrationsFolder): Migration[] {
@@ -62,8 +85,58 @@ export function readMigrations(folder = migrationsFolder): Migration[] {
       tag: entry.tag,
       when: entry.when,
       sql,
-      statements: sql.split(STATEMENT_BREAKPOINT).filter((statement) => statement.trim() !== ''),
-      hash: createHash('sha256').update(sql).digest('hex'),
+      statements: splitStatements(sql),
+      hash: sha256(sql),
     };
   });
+}
+
+/**
+ * A migration's name without its numeric prefix (`0001_pgflow_0_1_0_functions`
+ * → `pgflow_0_1_0_functions`). Copies in an app's own migrations folder keep
+ * this name, which is how they are recognised again.
+ */
+export function migrationName(tag: string): string {
+  return tag.replace(/^\d+_/, '');
+}
+
+/** Every package migration is named `<number>_pgflow_<what>`, so its copies are recognisable by name. */
+export const MIGRATION_TAG_PATTERN = /^\d{4}_pgflow_[a-z0-9_]+$/;
+
+const VERSION_FUNCTION = /create\s+or\s+replace\s+function\s+pgflow\.version\(\)[\s\S]*?select\s+'([^']+)'::text/i;
+
+/** The version a migration sets `pgflow.version()` to, if it redefines it. */
+export function versionSetBy(migration: Pick<Migration, 'sql'>): string | undefined {
+  return VERSION_FUNCTION.exec(migration.sql)?.[1];
+}
+
+/**
+ * The pgflow version a database reports once every given migration is
+ * applied: the last `pgflow.version()` the history defines.
+ */
+export function schemaVersionOf(migrations: readonly Pick<Migration, 'sql'>[]): string | undefined {
+  for (let index = migrations.length - 1; index >= 0; index--) {
+    const version = versionSetBy(migrations[index]!);
+    if (version) return version;
+  }
+  return undefined;
+}
+
+let bundledVersion: string | undefined;
+
+/** The pgflow schema version this copy of the package installs and works with. */
+export function bundledSchemaVersion(): string {
+  bundledVersion ??= schemaVersionOf(readMigrations());
+  if (!bundledVersion) throw new Error('pgflow-orm: no bundled migration defines pgflow.version()');
+  return bundledVersion;
+}
+
+/** The plain SQL file of one release (`migrations/sql/pgflow-orm-<version>.sql`). */
+export function sqlReleaseFile(version: string, folder = migrationsFolder): string {
+  return join(folder, 'sql', `pgflow-orm-${version}.sql`);
+}
+
+/** The file that reverts a migration (`migrations/down/<tag>.sql`). */
+export function downMigrationFile(tag: string, folder = migrationsFolder): string {
+  return join(folder, 'down', `${tag}.sql`);
 }

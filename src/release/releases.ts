@@ -1,25 +1,23 @@
 /**
  * `migrations/releases.json`: which migration files make up each published
  * release, with their sha256. Released files are never edited; a test
- * compares every listed file with its recorded hash.
+ * compares every listed file with its recorded hash. Reading lives in
+ * src/migrations/releases.ts (shipped); writing is release tooling.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { migrationsFolder } from '../migrations/index.js';
+import { readReleaseManifest, releasesFile, type ReleaseManifest } from '../migrations/releases.js';
 
-export interface ReleaseManifest {
-  releases: { version: string; migrations: { tag: string; sha256: string }[] }[];
+export type { ReleaseEntry, ReleaseManifest, ReleasedMigration } from '../migrations/releases.js';
+
+export const releasesPath = releasesFile();
+
+export function readReleases(folder = migrationsFolder): ReleaseManifest {
+  return readReleaseManifest(folder);
 }
 
-export const releasesPath = join(migrationsFolder, 'releases.json');
-
-export function readReleases(): ReleaseManifest {
-  if (!existsSync(releasesPath)) return { releases: [] };
-  return JSON.parse(readFileSync(releasesPath, 'utf8')) as ReleaseManifest;
-}
-
-export function writeReleases(manifest: ReleaseManifest): void {
-  writeFileSync(releasesPath, `${JSON.stringify(manifest, null, 2)}\n`);
+export function writeReleases(manifest: ReleaseManifest, folder = migrationsFolder): void {
+  writeFileSync(releasesFile(folder), `${JSON.stringify(manifest, null, 2)}\n`);
 }
 
 export function releasedTags(manifest = readReleases()): Set<string> {

@@ -1,0 +1,110 @@
+/**
+ * The engine's realtime events as typed objects. The engine sends each event
+ * with pg_notify on channel `pgflow_events` and on the channel named after the
+ * flow, as JSON: `{"event", "topic", "timestamp", "payload": {event_type,
+ * flow_slug, run_id, step_slug?, status, error_message?, ...}}`. Events never
+ * carry inputs or outputs; read them with getRun.
+ */
+import type { Json } from '../core/types.js';
+
+export const EVENTS_CHANNEL = 'pgflow_events';
+
+export const EVENT_TYPES = ['run:started', 'step:started', 'step:completed', 'step:failed', 'run:completed', 'run:failed'] as const;
+export type PgflowEventType = (typeof EVENT_TYPES)[number];
+
+interface EventBase {
+  flowSlug: string;
+  runId: string;
+  /** When the engine sent the event. */
+  timestamp: Date;
+  /** The payload as sent (snake_case keys). */
+  payload: { [key: string]: Json };
+}
+
+export interface RunStartedEvent extends EventBase {
+  type: 'run:started';
+  status: 'started';
+  remainingSteps: number | null;
+  startedAt: Date;
+}
+
+export interface RunCompletedEvent extends EventBase {
+  type: 'run:completed';
+  status: 'completed';
+  completedAt: Date;
+}
+
+export interface RunFailedEvent extends EventBase {
+  type: 'run:failed';
+  status: 'failed';
+  /** The error of the step that failed the run. */
+  errorMessage: string | null;
+  failedStepSlug: string | null;
+  failedAt: Date;
+}
+
+export interface StepStartedEvent extends EventBase {
+  type: 'step:started';
+  status: 'started';
+  stepSlug: string;
+  startedAt: Date;
+}
+
+export interface StepCompletedEvent extends EventBase {
+  type: 'step:completed';
+  status: 'completed';
+  stepSlug: string;
+  completedAt: Date;
+}
+
+export interface StepFailedEvent extends EventBase {
+  type: 'step:failed';
+  status: 'failed';
+  stepSlug: string;
+  errorMessage: string | null;
+  failedAt: Date;
+}
+
+export type RunEvent = RunStartedEvent | RunCompletedEvent | RunFailedEvent;
+export type StepEvent = StepStartedEvent | StepCompletedEvent | StepFailedEvent;
+export type PgflowEvent = RunEvent | StepEvent;
+
+const text = (value: Json | undefined): string | null => (typeof value === 'string' ? value : null);
+const date = (value: Json | undefined, fallback: Date): Date => {
+  if (typeof value !== 'string') return fallback;
+  const parsed = new Date(value);
+  return Number.isNaN(parsed.getTime()) ? fallback : parsed;
+};
+
+/** Parses a notification's text; undefined when it is not a pgflow event of a known type. */
+export function parseEvent(notification: string): PgflowEvent | undefined {
+  let envelope: { event?: Json; timestamp?: Json; payload?: Json };
+  try {
+    envelope = JSON.parse(notification) as typeof envelope;
+  } catch {
+    return undefined;
+  }
+  const payload = envelope.payload;
+  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return undefined;
+  const type = (payload.event_type ?? envelope.event) as string;
+  const runId = text(payload.run_id);
+  const flowSlug = text(payload.flow_slug);
+  if (!EVENT_TYPES.includes(type as PgflowEventType) || runId === null || flowSlug === null) return undefined;
+  const timestamp = typeof envelope.timestamp === 'number' ? new Date(envelope.timestamp * 1000) : new Date();
+  const base = { flowSlug, runId, timestamp, payload };
+  const stepSlug = text(payload.step_slug) ?? '';
+  switch (type as PgflowEventType) {
+    case 'run:started':
+      return { ...base, type: 'run:started', status: 'started', remainingSteps: typeof payload.remaining_steps === 'number' ? payload.remaining_steps : null, startedAt: date(payload.started_at, timestamp) };
+    case 'run:completed':
+      return { ...base, type: 'run:completed', status: 'completed', completedAt: date(payload.completed_at, timestamp) };
+    case 'run:failed':
+      return { ...base, type: 'run:failed', status: 'failed', errorMessage: text(payload.error_message), failedStepSlug: text(payload.failed_step_slug), failedAt: date(payload.failed_at, timestamp) };
+    case 'step:started':
+      return { ...base, type: 'step:started', status: 'started', stepSlug, startedAt: date(payload.started_at, timestamp) };
+    case 'step:completed':
+      return { ...base, type: 'step:completed', status: 'completed', stepSlug, completedAt: date(payload.completed_at, timestamp) };
+    case 'step:failed':
+      return { ...base, type: 'step:failed', status: 'failed', stepSlug, errorMessage: text(payload.error_message), failedAt: date(payload.failed_at, timestamp) };
+  }
+}

@@ -1,0 +1,34 @@
+/** Starting runs, waiting for them, reading them and following the engine's events. */
+export { createClient, PgflowClient, RunWaitTimeoutError, waitForRun, type ClientOptions, type EventFilter, type EventHandler, type Unsubscribe, type WaitOptions } from './client.js';
+export {
+  getRun,
+  listRuns,
+  readRunOutcome,
+  RunFailedError,
+  RunNotFoundError,
+  startFlow,
+  type FlowRun,
+  type ListRunsOptions,
+  type RunDetails,
+  type RunId,
+  type RunOutcome,
+  type StartFlowOptions,
+  type TypedRun,
+} from './runs.js';
+export {
+  EVENT_TYPES,
+  EVENTS_CHANNEL,
+  parseEvent,
+  type PgflowEvent,
+  type PgflowEventType,
+  type RunCompletedEvent,
+  type RunEvent,
+  type RunFailedEvent,
+  type RunStartedEvent,
+  type StepCompletedEvent,
+  type StepEvent,
+  type StepFailedEvent,
+  type StepStartedEvent,
+} from './events.js';
+export { NotificationListener, type ConnectionSource, type ListenerOptions } from './listener.js';
+export { backoffDelay, isConnectionError } from './retry.js';

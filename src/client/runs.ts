@@ -1,0 +1,169 @@
+/**
+ * Starting runs and reading their state through any supported connection
+ * (pg, postgres.js, Drizzle, Kysely). Waiting for runs needs LISTEN and lives
+ * in ./client.ts.
+ */
+import { toExecutor, type PgflowConnection } from '../core/connection.js';
+import { toRun, toStepState, toStepTask } from '../core/rows.js';
+import { pgflowSql } from '../core/sql-api.js';
+import type { Json, Run, RunStatus, StepState, StepTask } from '../core/types.js';
+import type { AnyFlow, FlowInput, FlowOutput } from '../flow/flow.js';
+import { assertJsonSerialisable } from '../flow/json.js';
+
+declare const runTypes: unique symbol;
+
+/**
+ * A run id. Ids returned by startFlow remember the flow's input and output
+ * types, so waitForRun and getRun are typed; any string is accepted too.
+ */
+export type RunId<TOutput = Json, TInput = Json> = string & { readonly [runTypes]?: { output: TOutput; input: TInput } };
+
+/** A run with typed input and output. */
+export interface TypedRun<TOutput = Json, TInput = Json> extends Omit<Run, 'runId' | 'input' | 'output'> {
+  runId: RunId<TOutput, TInput>;
+  input: TInput;
+  /** The outputs of the leaf steps by slug, once the run has completed. */
+  output: TOutput | null;
+}
+
+/** The run a startFlow call created. */
+export type FlowRun<F extends AnyFlow> = TypedRun<FlowOutput<F>, FlowInput<F>>;
+
+export interface RunDetails<TOutput = Json, TInput = Json> {
+  run: TypedRun<TOutput, TInput>;
+  /** Step states in the flow's step order. */
+  steps: StepState[];
+  /** Tasks in the flow's step order. */
+  tasks: StepTask[];
+}
+
+export interface StartFlowOptions {
+  /** Choose the run's id (a UUID); one is generated otherwise. */
+  runId?: string;
+}
+
+/** The run failed: `message` is the error of the step that failed it. */
+export class RunFailedError extends Error {
+  readonly runId: string;
+  readonly flowSlug: string;
+  /** The step whose last attempt failed the run (null when unknown). */
+  readonly stepSlug: string | null;
+  readonly errorMessage: string;
+
+  constructor(runId: string, flowSlug: string, stepSlug: string | null, errorMessage: string) {
+    super(errorMessage);
+    this.name = 'RunFailedError';
+    this.runId = runId;
+    this.flowSlug = flowSlug;
+    this.stepSlug = stepSlug;
+    this.errorMessage = errorMessage;
+  }
+}
+
+export class RunNotFoundError extends Error {
+  readonly runId: string;
+
+  constructor(runId: string) {
+    super(`run ${runId} does not exist`);
+    this.name = 'RunNotFoundError';
+    this.runId = runId;
+  }
+}
+
+/** Starts a run of `flow` with `input` (a JSON object, typed by the flow) and returns it. */
+export async function startFlow<F extends AnyFlow>(db: PgflowConnection, flow: F, input: FlowInput<F>, options: StartFlowOptions = {}): Promise<FlowRun<F>> {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new TypeError(`the input of a run of flow "${flow.slug}" must be a JSON object`);
+  }
+  assertJsonSerialisable(input, `the input of a run of flow "${flow.slug}"`);
+  const run = await pgflowSql(db).startFlow(flow.slug, input as Record<string, unknown>, options.runId);
+  return run as unknown as FlowRun<F>;
+}
+
+const READ_RUN = `
+select
+  to_jsonb(r) as run,
+  coalesce((
+    select jsonb_agg(to_jsonb(s) order by st.step_index)
+    from pgflow.step_states s
+    join pgflow.steps st on st.flow_slug = s.flow_slug and st.step_slug = s.step_slug
+    where s.run_id = r.run_id
+  ), '[]'::jsonb) as steps,
+  coalesce((
+    select jsonb_agg(to_jsonb(t) order by st.step_index, t.task_index)
+    from pgflow.step_tasks t
+    join pgflow.steps st on st.flow_slug = t.flow_slug and st.step_slug = t.step_slug
+    where t.run_id = r.run_id
+  ), '[]'::jsonb) as tasks
+from pgflow.runs r
+where r.run_id = $1::uuid`;
+
+/** The run with its step states and tasks (one consistent snapshot), or null when there is no such run. */
+export async function getRun<TOutput = Json, TInput = Json>(db: PgflowConnection, runId: RunId<TOutput, TInput>): Promise<RunDetails<TOutput, TInput> | null> {
+  const [row] = await toExecutor(db).query<{ run: Record<string, unknown>; steps: Record<string, unknown>[]; tasks: Record<string, unknown>[] }>(READ_RUN, [runId]);
+  if (!row) return null;
+  return {
+    run: toRun(row.run) as unknown as TypedRun<TOutput, TInput>,
+    steps: row.steps.map(toStepState),
+    tasks: row.tasks.map(toStepTask),
+  };
+}
+
+export interface ListRunsOptions {
+  /** Only runs of this flow. */
+  flow?: AnyFlow | string;
+  status?: RunStatus;
+  /** At most this many runs (default 20). */
+  limit?: number;
+  /** Only runs started before this time (for paging: pass the last run's startedAt). */
+  startedBefore?: Date;
+}
+
+/** Runs, newest first. */
+export async function listRuns(db: PgflowConnection, options: ListRunsOptions = {}): Promise<TypedRun[]> {
+  const flowSlug = options.flow === undefined ? null : typeof options.flow === 'string' ? options.flow : options.flow.slug;
+  const limit = options.limit ?? 20;
+  if (!Number.isInteger(limit) || limit < 1) throw new TypeError(`listRuns: limit must be a positive whole number (got ${limit})`);
+  const rows = await toExecutor(db).query<Record<string, unknown>>(
+    `select * from pgflow.runs r
+     where ($1::text is null or r.flow_slug = $1::text)
+       and ($2::text is null or r.status = $2::text)
+       and ($3::timestamptz is null or r.started_at < $3::timestamptz)
+     order by r.started_at desc, r.run_id
+     limit $4::integer`,
+    [flowSlug, options.status ?? null, options.startedBefore?.toISOString() ?? null, limit],
+  );
+  return rows.map((row) => toRun(row) as unknown as TypedRun);
+}
+
+/** How a run ended, or that it has not yet. */
+export type RunOutcome =
+  | { status: 'started'; flowSlug: string }
+  | { status: 'completed'; flowSlug: string; output: Json | null }
+  | { status: 'failed'; flowSlug: string; error: RunFailedError };
+
+const READ_OUTCOME = `
+select r.flow_slug, r.status, r.output, failure.step_slug, failure.error_message
+from pgflow.runs r
+left join lateral (
+  select s.step_slug, s.error_message
+  from pgflow.step_states s
+  where s.run_id = r.run_id and s.status = 'failed'
+  order by (s.error_message like 'run failed because step %'), s.failed_at, s.step_slug
+  limit 1
+) failure on r.status = 'failed'
+where r.run_id = $1::uuid`;
+
+/** The run's status with its output or failure; null when there is no such run. */
+export async function readRunOutcome(db: PgflowConnection, runId: string): Promise<RunOutcome | null> {
+  const [row] = await toExecutor(db).query<{ flow_slug: string; status: string; output: Json | null; step_slug: string | null; error_message: string | null }>(
+    READ_OUTCOME,
+    [runId],
+  );
+  if (!row) return null;
+  if (row.status === 'completed') return { status: 'completed', flowSlug: row.flow_slug, output: row.output };
+  if (row.status === 'failed') {
+    return { status: 'failed', flowSlug: row.flow_slug, error: new RunFailedError(runId, row.flow_slug, row.step_slug, row.error_message ?? 'the run failed') };
+  }
+  return { status: 'started', flowSlug: row.flow_slug };
+}

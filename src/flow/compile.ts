@@ -1,0 +1,61 @@
+/**
+ * Turns a flow into the SQL that creates it: one `pgflow.create_flow` call and
+ * one `pgflow.add_step` call per step, in definition order, in the same shape
+ * as @pgflow/dsl's compileFlow:
+ *
+ *   SELECT pgflow.create_flow('my_flow', max_attempts => 3, base_delay => 5, timeout => 60);
+ *   SELECT pgflow.add_step('my_flow', 'fetch');
+ *   SELECT pgflow.add_step('my_flow', 'parse', ARRAY['fetch'], timeout => 30, start_delay => 10);
+ *
+ * Slugs and dependencies are positional, options are named and appear only
+ * when set, in a fixed order. The statements are idempotent for an unchanged
+ * flow (create_flow upserts, add_step of an identical step is a no-op).
+ */
+import type { AnyFlow, StepRuntimeOptions } from './flow.js';
+
+/** A SQL string literal: the text in single quotes, quotes doubled. */
+export function sqlLiteral(text: string): string {
+  return `'${text.replace(/'/g, "''")}'`;
+}
+
+const OPTION_PARAMETERS: readonly [keyof StepRuntimeOptions, string][] = [
+  ['maxAttempts', 'max_attempts'],
+  ['baseDelay', 'base_delay'],
+  ['timeout', 'timeout'],
+  ['startDelay', 'start_delay'],
+];
+
+function namedOptions(options: Readonly<StepRuntimeOptions>): string[] {
+  return OPTION_PARAMETERS.filter(([key]) => options[key] !== undefined).map(([key, parameter]) => `${parameter} => ${String(options[key])}`);
+}
+
+/** The function calls (without `SELECT`) that create the flow, in order. */
+export function flowCalls(flow: AnyFlow): string[] {
+  const calls = [`pgflow.create_flow(${[sqlLiteral(flow.slug), ...namedOptions(flow.options)].join(', ')})`];
+  for (const step of flow.steps) {
+    const args = [sqlLiteral(flow.slug), sqlLiteral(step.slug)];
+    if (step.dependsOn.length > 0) args.push(`ARRAY[${step.dependsOn.map(sqlLiteral).join(', ')}]`);
+    args.push(...namedOptions(step.options));
+    calls.push(`pgflow.add_step(${args.join(', ')})`);
+  }
+  return calls;
+}
+
+/** The SQL statements that create the flow, one per array element, each ending with `;`. */
+export function compileFlow(flow: AnyFlow): string[] {
+  return flowCalls(flow).map((call) => `SELECT ${call};`);
+}
+
+/**
+ * The flow's statements as one SQL script with a header comment, ready to be
+ * written as a migration file (each statement on its own line).
+ */
+export function compileFlowScript(flow: AnyFlow): string {
+  return [`-- pgflow flow "${flow.slug}": ${flow.steps.length} step${flow.steps.length === 1 ? '' : 's'}`, ...compileFlow(flow)].join('\n') + '\n';
+}
+
+/** One statement that creates the flow atomically (a DO block), for drivers that send one statement at a time. */
+export function compileFlowBlock(flow: AnyFlow, prelude: readonly string[] = []): string {
+  const body = [...prelude, ...flowCalls(flow).map((call) => `PERFORM ${call};`)].map((line) => `  ${line}`).join('\n');
+  return `DO $pgflow$\nBEGIN\n${body}\nEND\n$pgflow$;`;
+}

@@ -1,0 +1,37 @@
+/** The flow DSL: define flows in TypeScript, compile them to SQL, keep the database in step. */
+export {
+  Flow,
+  FlowDefinitionError,
+  type AnyFlow,
+  type AnyStepHandler,
+  type FlowInput,
+  type FlowConfig,
+  type FlowOutput,
+  type FlowSteps,
+  type LeafSteps,
+  type RuntimeOptions,
+  type StepDefinition,
+  type StepHandler,
+  type StepInput,
+  type StepConfig,
+  type StepOutput,
+  type StepRuntimeOptions,
+} from './flow.js';
+export type { StepContext } from './context.js';
+export { childLogger, consoleLogger, silentLogger, type Logger, type LogFields, type LogLevel } from './logger.js';
+export { assertJsonSerialisable, JsonValueError, type JsonSafe, type CheckJsonOutput, type JsonSafeOutput, type NotJsonSerialisable, type StoredOutput } from './json.js';
+export { isValidSlug, slugProblem, MAX_FLOW_SLUG_LENGTH, MAX_STEP_SLUG_LENGTH, type CheckStepSlug, type IsValidSlug } from './slug.js';
+export { compileFlow, compileFlowBlock, compileFlowScript, flowCalls, sqlLiteral } from './compile.js';
+export {
+  DEFAULT_FLOW_OPTIONS,
+  diffFlow,
+  ensureFlow,
+  FlowDriftError,
+  readFlowDefinition,
+  type EnsureFlowOptions,
+  type EnsureFlowResult,
+  type FlowDifference,
+  type StoredFlowDefinition,
+  type StoredStepDefinition,
+} from './ensure.js';
+export { collectFlows } from './collect.js';

@@ -1,0 +1,274 @@
+/**
+ * The client against a real database. Runs are driven by hand through the
+ * SQL API (claim + complete / fail), so every state change happens exactly
+ * when the test says: startFlow (typed, input checked), getRun (run, step
+ * states and tasks), waitForRun (success, failure, unknown run, timeout,
+ * abort, a run that finished while the notification connection was down),
+ * and onEvent (order, filters, unsubscribe).
+ */
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  createClient,
+  getRun,
+  listRuns,
+  RunFailedError,
+  RunNotFoundError,
+  RunWaitTimeoutError,
+  startFlow,
+  waitForRun,
+  type PgflowClient,
+  type PgflowEvent,
+} from '../../src/client/index.js';
+import { pgflowSql } from '../../src/core/sql-api.js';
+import { ensureFlow, Flow, JsonValueError } from '../../src/flow/index.js';
+import { useTestDatabase, withAdminClient } from '../support/database.js';
+import { memoryLogger, sleep, waitUntil } from '../worker/support.js';
+
+const db = useTestDatabase();
+let client: PgflowClient;
+
+const diamond = new Flow<{ n: number }>({ slug: 'client_diamond', maxAttempts: 1 })
+  .step({ slug: 'start' }, ({ run }) => run.n)
+  .step({ slug: 'left', dependsOn: ['start'] }, ({ start }) => start + 1)
+  .step({ slug: 'right', dependsOn: ['start'] }, ({ start }) => start + 2)
+  .step({ slug: 'join', dependsOn: ['left', 'right'] }, ({ left, right }) => ({ sum: left + right }));
+
+const workerId = randomUUID();
+
+/** Claims whatever is visible and completes (or fails) it with what the flow's handlers return. */
+async function drive(options: { fail?: string } = {}): Promise<number> {
+  const sql = pgflowSql(db.pool);
+  const tasks = await sql.claimTasks(diamond.slug, workerId, 10);
+  for (const task of tasks) {
+    if (options.fail === task.stepSlug) {
+      await sql.failTask({ runId: task.runId, stepSlug: task.stepSlug, errorMessage: `${task.stepSlug} exploded` });
+    } else {
+      const output = await diamond.getStep(task.stepSlug)!.handler(task.input, {} as never);
+      await sql.completeTask({ runId: task.runId, stepSlug: task.stepSlug, output });
+    }
+  }
+  return tasks.length;
+}
+
+/** Drives until nothing is left to claim. */
+async function driveAll(options: { fail?: string } = {}): Promise<void> {
+  while ((await drive(options)) > 0);
+}
+
+beforeAll(async () => {
+  await ensureFlow(db.pool, diamond);
+  client = createClient({ connectionString: db.url, logger: memoryLogger() });
+});
+
+afterAll(async () => {
+  await client?.close();
+});
+
+describe('startFlow and getRun', () => {
+  it('starts a run with the typed input and reads it back with step states and tasks in step order', async () => {
+    const run = await startFlow(db.pool, diamond, { n: 1 });
+    expect(run).toMatchObject({ flowSlug: 'client_diamond', status: 'started', input: { n: 1 }, output: null, remainingSteps: 4 });
+    expect(run.startedAt).toBeInstanceOf(Date);
+
+    await drive();
+    const details = await getRun(db.pool, run.runId);
+    expect(details?.run).toMatchObject({ runId: run.runId, status: 'started', remainingSteps: 3 });
+    expect(details?.run.startedAt).toBeInstanceOf(Date);
+    expect(details?.steps.map((step) => [step.stepSlug, step.status])).toEqual([
+      ['start', 'completed'],
+      ['left', 'started'],
+      ['right', 'started'],
+      ['join', 'created'],
+    ]);
+    expect(details?.tasks.map((task) => [task.stepSlug, task.status, task.attemptsCount, task.output])).toEqual([
+      ['start', 'completed', 1, 1],
+      ['left', 'queued', 0, null],
+      ['right', 'queued', 0, null],
+    ]);
+    expect(details?.tasks[0]?.completedAt).toBeInstanceOf(Date);
+    expect(typeof details?.tasks[1]?.messageId).toBe('number');
+    await driveAll();
+    expect((await client.getRun(run.runId))?.run).toMatchObject({ status: 'completed', output: { join: { sum: 5 } } });
+  });
+
+  it('takes a chosen run id and returns null for an unknown one', async () => {
+    const runId = randomUUID();
+    expect((await client.startFlow(diamond, { n: 2 }, { runId })).runId).toBe(runId);
+    expect(await getRun(db.pool, randomUUID())).toBeNull();
+    await driveAll();
+  });
+
+  it('lists runs newest first, filtered by flow and status, a page at a time', async () => {
+    const other = new Flow({ slug: 'client_listed' }).step({ slug: 'only' }, () => 1);
+    await ensureFlow(db.pool, other);
+    const first = await startFlow(db.pool, other, {});
+    await sleep(5);
+    const second = await startFlow(db.pool, other, {});
+    const listed = await listRuns(db.pool, { flow: other });
+    expect(listed.map((run) => run.runId)).toEqual([second.runId, first.runId]);
+    expect(listed[0]?.startedAt).toBeInstanceOf(Date);
+    expect((await listRuns(db.pool, { flow: 'client_listed', limit: 1 })).map((run) => run.runId)).toEqual([second.runId]);
+    expect((await listRuns(db.pool, { flow: other, startedBefore: second.startedAt })).map((run) => run.runId)).toEqual([first.runId]);
+    expect(await listRuns(db.pool, { flow: other, status: 'completed' })).toEqual([]);
+    expect((await listRuns(db.pool, { status: 'completed' })).every((run) => run.status === 'completed')).toBe(true);
+  });
+
+  it('refuses inputs that are not JSON objects before reaching the database', async () => {
+    await expect(startFlow(db.pool, diamond, { n: 1, when: new Date() } as never)).rejects.toThrow(JsonValueError);
+    await expect(startFlow(db.pool, diamond, { n: 1, when: new Date() } as never)).rejects.toThrow('the input of a run of flow "client_diamond" is not JSON-serialisable: $.when is a Date');
+    await expect(startFlow(db.pool, diamond, [1, 2] as never)).rejects.toThrow('the input of a run of flow "client_diamond" must be a JSON object');
+  });
+});
+
+describe('waitForRun', () => {
+  it('resolves with the output of a run that completes while waiting', async () => {
+    const run = await client.startFlow(diamond, { n: 10 });
+    const waited = client.waitForRun(run.runId, { timeout: 10_000 });
+    await driveAll();
+    expect(await waited).toEqual({ join: { sum: 23 } });
+  });
+
+  it('resolves at once for a run that has already completed, and through a short-lived client', async () => {
+    const run = await client.startFlow(diamond, { n: 0 });
+    await driveAll();
+    expect(await client.waitForRun(run.runId)).toEqual({ join: { sum: 3 } });
+    expect(await waitForRun(db.url, run.runId, { timeout: 5_000 })).toEqual({ join: { sum: 3 } });
+    expect(await waitForRun(db.pool, run.runId)).toEqual({ join: { sum: 3 } });
+  });
+
+  it('rejects with the failing step and its error message when the run fails', async () => {
+    const run = await client.startFlow(diamond, { n: 1 });
+    const waited = client.waitForRun(run.runId, { timeout: 10_000 }).catch((error: unknown) => error);
+    await drive();
+    await drive({ fail: 'right' });
+    const error = await waited;
+    expect(error).toBeInstanceOf(RunFailedError);
+    expect(error).toMatchObject({ runId: run.runId, flowSlug: 'client_diamond', stepSlug: 'right', message: 'right exploded' });
+    // And for a run that has already failed:
+    await expect(client.waitForRun(run.runId)).rejects.toMatchObject({ stepSlug: 'right', message: 'right exploded' });
+  });
+
+  it('rejects for an unknown run, after the timeout, and when the signal aborts', async () => {
+    await expect(client.waitForRun(randomUUID())).rejects.toBeInstanceOf(RunNotFoundError);
+
+    const run = await client.startFlow(diamond, { n: 1 });
+    const timedOut = await client.waitForRun(run.runId, { timeout: 100 }).catch((error: unknown) => error);
+    expect(timedOut).toBeInstanceOf(RunWaitTimeoutError);
+    expect((timedOut as Error).message).toBe(`run ${run.runId} did not finish within 100 ms`);
+
+    const controller = new AbortController();
+    const aborted = client.waitForRun(run.runId, { signal: controller.signal }).catch((error: unknown) => error);
+    controller.abort(new Error('no longer needed'));
+    expect(await aborted).toEqual(new Error('no longer needed'));
+
+    const closing = createClient(db.pool);
+    const pending = closing.waitForRun(run.runId).catch((error: unknown) => error);
+    await sleep(50);
+    await closing.close();
+    expect(await pending).toEqual(new Error('the client was closed while waiting for the run'));
+    await driveAll();
+  });
+
+  it('resolves for a run that finished while the notification connection was down (re-checks on reconnect)', async () => {
+    const logger = memoryLogger();
+    const own = createClient({ connectionString: db.url, logger });
+    try {
+      const run = await own.startFlow(diamond, { n: 100 });
+      let settled = false;
+      const waited = own.waitForRun(run.runId, { timeout: 20_000 }).finally(() => (settled = true));
+      // Once this resolves the client is listening on the flow's channel; the waiter's own first reads are quick.
+      await own.onEvent(() => {}, { flow: diamond });
+      await sleep(200);
+      const admin = await db.connect();
+      await withAdminClient((c) => c.query(`alter database "${db.name}" allow_connections false`));
+      try {
+        await admin.query(`select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and application_name = 'pgflow-orm client (listen)'`, [
+          db.name,
+        ]);
+        await waitUntil('the client to notice', () => logger.messages('warn').some((message) => message.startsWith('notification connection lost')));
+        // The run completes while nobody listens: its run:completed notification is lost.
+        const sql = pgflowSql(admin);
+        for (let round = 0; round < 3; round++) {
+          for (const task of await sql.claimTasks(diamond.slug, workerId, 10)) {
+            await sql.completeTask({ runId: task.runId, stepSlug: task.stepSlug, output: await diamond.getStep(task.stepSlug)!.handler(task.input, {} as never) });
+          }
+        }
+        expect((await admin.query(`select status from pgflow.runs where run_id = $1`, [run.runId])).rows).toEqual([{ status: 'completed' }]);
+        await sleep(300);
+        expect(settled).toBe(false);
+      } finally {
+        await withAdminClient((c) => c.query(`alter database "${db.name}" allow_connections true`));
+      }
+      expect(await waited).toEqual({ join: { sum: 203 } });
+      expect(logger.messages('info')).toContain('notification connection restored');
+    } finally {
+      await own.close();
+    }
+  });
+});
+
+describe('onEvent', () => {
+  const summary = (event: PgflowEvent) => ('stepSlug' in event ? `${event.type} ${event.stepSlug}` : event.type);
+
+  it('delivers every event of a run in commit order, typed', async () => {
+    const events: PgflowEvent[] = [];
+    const unsubscribe = await client.onEvent((event) => events.push(event));
+    const run = await client.startFlow(diamond, { n: 1 });
+    const waited = client.waitForRun(run.runId);
+    await driveAll();
+    await waited;
+    await waitUntil('run:completed', () => events.some((event) => event.type === 'run:completed' && event.runId === run.runId));
+    await unsubscribe();
+    const ofRun = events.filter((event) => event.runId === run.runId);
+    expect(ofRun.map(summary)).toEqual([
+      'run:started',
+      'step:started start',
+      'step:completed start',
+      'step:started left',
+      'step:started right',
+      'step:completed left',
+      'step:completed right',
+      'step:started join',
+      'step:completed join',
+      'run:completed',
+    ]);
+    const [started] = ofRun;
+    expect(started).toMatchObject({ type: 'run:started', flowSlug: 'client_diamond', runId: run.runId, status: 'started', remainingSteps: 4 });
+    expect(started?.timestamp).toBeInstanceOf(Date);
+    const completed = ofRun.find((event) => event.type === 'step:completed');
+    expect(completed).toMatchObject({ stepSlug: 'start', status: 'completed' });
+    expect(completed?.type === 'step:completed' && completed.completedAt).toBeInstanceOf(Date);
+  });
+
+  it('filters by flow and by run, reports failures with their message, and stops after unsubscribe', async () => {
+    const other = new Flow({ slug: 'client_other' }).step({ slug: 'only' }, () => 1);
+    await ensureFlow(db.pool, other);
+    const byFlow: PgflowEvent[] = [];
+    const byRun: PgflowEvent[] = [];
+    const offFlow = await client.onEvent((event) => byFlow.push(event), { flow: diamond });
+    const first = await client.startFlow(diamond, { n: 1 });
+    const offRun = await client.onEvent((event) => byRun.push(event), { runId: first.runId });
+    const second = await client.startFlow(diamond, { n: 2 });
+    await client.startFlow(other, {});
+    await drive();
+    await drive({ fail: 'left' });
+    await waitUntil('both runs to fail', () => byFlow.filter((event) => event.type === 'run:failed').length === 2);
+
+    expect(new Set(byFlow.map((event) => event.flowSlug))).toEqual(new Set(['client_diamond']));
+    expect(new Set(byRun.map((event) => event.runId))).toEqual(new Set([first.runId]));
+    const failed = byRun.filter((event) => event.type === 'step:failed' || event.type === 'run:failed');
+    expect(failed.map(summary)).toEqual(['step:failed left', 'step:failed right', 'run:failed']);
+    expect(failed[0]).toMatchObject({ errorMessage: 'left exploded' });
+    expect(failed[2]).toMatchObject({ errorMessage: 'left exploded', failedStepSlug: 'left' });
+    expect(byFlow.filter((event) => event.runId === second.runId).map(summary)).toContain('run:failed');
+
+    await offFlow();
+    await offRun();
+    const before = byFlow.length;
+    await client.startFlow(diamond, { n: 3 });
+    await sleep(200);
+    expect(byFlow.length).toBe(before);
+    await driveAll();
+  });
+});

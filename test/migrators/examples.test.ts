@@ -1,0 +1,57 @@
+/**
+ * The example apps, tried as a new user would: each is installed from the
+ * `npm pack` output into a temporary copy, type-checked and built with its
+ * own tsc, and run against a fresh database, where its migrator installs
+ * pgflow, its flow runs to completion and its typed queries read the result.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { bundledSchemaVersion } from '../../src/migrations/index.js';
+import { installFacts, packageHistory, useFreshDatabases } from './support/databases.js';
+import { installedApp, removeWorkFolders, repoRoot, runOk, workFolder } from './support/packed.js';
+
+const freshDatabase = useFreshDatabases();
+afterAll(removeWorkFolders);
+
+const expectedResult = {
+  status: 'completed',
+  output: { greet: 'Hello, Ada!' },
+  steps: [
+    { stepSlug: 'fetch_user', status: 'completed' },
+    { stepSlug: 'greet', status: 'completed' },
+  ],
+};
+
+async function tryExample(name: string) {
+  const folder = join(repoRoot, 'examples', name);
+  const app = await installedApp({ name: `example-${name}`, packageJson: JSON.parse(readFileSync(join(folder, 'package.json'), 'utf8')) as Record<string, never> });
+  const work = workFolder(app, folder);
+  await runOk(join(work, 'node_modules', '.bin', 'tsc'), ['--noEmit'], { cwd: work });
+  await runOk(join(work, 'node_modules', '.bin', 'tsc'), [], { cwd: work });
+  const database = await freshDatabase();
+  const { stdout } = await runOk(process.execPath, ['dist/main.js'], { cwd: work, env: { DATABASE_URL: database.url } });
+  const lines = stdout.trim().split('\n');
+  return { database, lines, result: JSON.parse(lines.at(-1)!) as Record<string, unknown> };
+}
+
+describe('example apps', () => {
+  it('examples/drizzle-app: migratePgflow, a flow run by the worker protocol, Drizzle queries', async () => {
+    const { database, lines, result } = await tryExample('drizzle-app');
+    expect(lines[0]).toMatch(new RegExp(`^installed pgflow ${bundledSchemaVersion().replace(/\./g, '\\.')} \\(`));
+    expect(lines).toContain('completed fetch_user');
+    expect(lines).toContain('completed greet');
+    expect(result).toEqual({ ...expectedResult, stepStates: 2 });
+    expect((await installFacts(database)).version).toBe(bundledSchemaVersion());
+    expect((await packageHistory(database)).length).toBeGreaterThan(0);
+  }, 300_000);
+
+  it("examples/kysely-app: Kysely's Migrator, a flow run by the worker protocol, Kysely queries", async () => {
+    const { database, lines, result } = await tryExample('kysely-app');
+    expect(lines[0]).toMatch(/^pgflow migration 0000_pgflow_tables: Success$/);
+    expect(lines).toContain('completed greet');
+    expect(result).toEqual(expectedResult);
+    expect((await installFacts(database)).version).toBe(bundledSchemaVersion());
+    expect(await database.query(`select count(*)::int as n from public.kysely_pgflow_migration`)).toEqual([{ n: lines.filter((line) => line.startsWith('pgflow migration')).length }]);
+  }, 300_000);
+});
