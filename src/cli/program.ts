@@ -18,7 +18,7 @@ export function createProgram(): Command {
 }
 
 /** Error names whose message is meant for the user as it is. */
-const USER_ERRORS = new Set(['CliError', 'AppFolderError', 'PgflowMigrationError', 'PgflowSchemaVersionError']);
+const USER_ERRORS = new Set(['CliError', 'AppFolderError', 'FlowDriftError', 'FlowDefinitionError', 'PgflowMigrationError', 'PgflowSchemaVersionError']);
 
 /** Runs the CLI with `argv` (as in `process.argv`) and resolves with the exit code. */
 export async function runCli(argv: readonly string[]): Promise<number> {

@@ -19,7 +19,7 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { migrationName, readMigrations, sha256, type JournalEntry, type Migration } from './index.js';
 
 export type AppFolderLayout = 'journal' | 'folders';
@@ -82,17 +82,26 @@ export function prefixMillis(prefix: string): number {
 
 const readJson = <T>(path: string): T => JSON.parse(readFileSync(path, 'utf8')) as T;
 
-function installedDrizzleKitMajor(cwd: string): number | undefined {
+/** The major version of the drizzle-kit the project at `cwd` has installed, if any. */
+export function installedDrizzleKitMajor(cwd: string): number | undefined {
+  let entry: string;
   try {
-    const require = createRequire(join(cwd, 'package.json'));
-    const manifest = readJson<{ version: string }>(require.resolve('drizzle-kit/package.json'));
-    return Number.parseInt(manifest.version, 10);
+    entry = createRequire(join(cwd, 'package.json')).resolve('drizzle-kit');
   } catch {
     return undefined;
   }
+  // drizzle-kit does not export its package.json: find it above the entry file.
+  for (let dir = dirname(entry); dir !== dirname(dir); dir = dirname(dir)) {
+    const manifest = join(dir, 'package.json');
+    if (!existsSync(manifest)) continue;
+    const { name, version } = readJson<{ name?: string; version?: string }>(manifest);
+    if (name === 'drizzle-kit' && version) return Number.parseInt(version, 10);
+  }
+  return undefined;
 }
 
-function migrationFolders(out: string): string[] {
+/** drizzle-kit 1.0 migrations in `out`: one `<name>/migration.sql` folder each, in name order. */
+export function migrationFolders(out: string): string[] {
   if (!existsSync(out)) return [];
   return readdirSync(out)
     .filter((name) => statSync(join(out, name)).isDirectory() && existsSync(join(out, name, 'migration.sql')))

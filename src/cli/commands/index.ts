@@ -3,9 +3,24 @@
  * `./<name>.ts` exporting a `CliCommand` and list it here.
  */
 import type { CliCommand } from '../command.js';
+import { compileCommand } from './compile.js';
+import { demoCommand } from './demo.js';
 import { drizzleCommand } from './drizzle.js';
 import { migrateCommand } from './migrate.js';
+import { runsCommand } from './runs.js';
 import { sqlCommand } from './sql.js';
+import { statusCommand } from './status.js';
 import { uninstallCommand } from './uninstall.js';
+import { workerCommand } from './worker.js';
 
-export const commands: readonly CliCommand[] = [migrateCommand, drizzleCommand, sqlCommand, uninstallCommand];
+export const commands: readonly CliCommand[] = [
+  migrateCommand,
+  drizzleCommand,
+  sqlCommand,
+  uninstallCommand,
+  statusCommand,
+  runsCommand,
+  workerCommand,
+  compileCommand,
+  demoCommand,
+];

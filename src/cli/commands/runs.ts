@@ -1,0 +1,141 @@
+/**
+ * `pgflow-orm runs`: lists runs, newest first (`--flow`, `--status`,
+ * `--limit`); `pgflow-orm runs show <run_id>` shows one run with its input,
+ * output, step states and tasks (attempts, errors). `--json` for both.
+ */
+import { Option, type Command } from 'commander';
+import pg from 'pg';
+import { getRun, listRuns, type RunDetails, type TypedRun } from '../../client/runs.js';
+import { RUN_STATUSES, type RunStatus } from '../../core/types.js';
+import { CliError, resolveDatabaseUrl, type CliCommand } from '../command.js';
+import { connectionProblem, wholeNumber } from './support/options.js';
+import { formatDuration, formatTime, oneLine, printJson, shortJson, table } from './support/output.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+async function withClient<T>(databaseUrl: string | undefined, use: (client: pg.Client) => Promise<T>): Promise<T> {
+  const url = resolveDatabaseUrl(databaseUrl);
+  const client = new pg.Client({ connectionString: url, application_name: 'pgflow-orm runs' });
+  try {
+    await client.connect();
+  } catch (error) {
+    throw connectionProblem(error, url);
+  }
+  try {
+    return await use(client);
+  } catch (error) {
+    // undefined_table / undefined_function / invalid_schema_name: pgflow is not installed here.
+    const code = (error as { code?: string }).code;
+    if (code === '42P01' || code === '3F000' || code === '42883') throw new CliError('pgflow is not installed in this database; install it with `pgflow-orm migrate` or your migrator');
+    throw error;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/** Finished runs: from start to completion or failure; running ones: so far. */
+function runDuration(run: { startedAt: Date; completedAt: Date | null; failedAt: Date | null }, now: number): string {
+  const end = run.completedAt ?? run.failedAt;
+  return end ? formatDuration(end.getTime() - run.startedAt.getTime()) : `${formatDuration(now - run.startedAt.getTime())} so far`;
+}
+
+export function formatRunList(runs: readonly TypedRun[], now = Date.now()): string[] {
+  if (runs.length === 0) return ['no runs'];
+  return table(
+    ['run id', 'flow', 'status', 'started (UTC)', 'duration', 'steps left'],
+    runs.map((run) => [run.runId, run.flowSlug, run.status, formatTime(run.startedAt), runDuration(run, now), run.status === 'started' ? String(run.remainingSteps) : '-']),
+    '',
+  );
+}
+
+const elapsed = (from: Date | null, to: Date | null) => (from && to ? formatDuration(to.getTime() - from.getTime()) : '-');
+
+export function formatRunDetails(details: RunDetails, now = Date.now()): string[] {
+  const { run, steps, tasks } = details;
+  const lines = [
+    `run       ${run.runId}`,
+    `flow      ${run.flowSlug}`,
+    `status    ${run.status}${run.status === 'started' ? ` (${run.remainingSteps} step${run.remainingSteps === 1 ? '' : 's'} left)` : ''}`,
+    `started   ${formatTime(run.startedAt)} UTC`,
+  ];
+  if (run.completedAt) lines.push(`completed ${formatTime(run.completedAt)} UTC, after ${runDuration(run, now)}`);
+  if (run.failedAt) lines.push(`failed    ${formatTime(run.failedAt)} UTC, after ${runDuration(run, now)}`);
+  if (run.status === 'started') lines.push(`running   for ${runDuration(run, now)}`);
+  lines.push(`input     ${shortJson(run.input, 200)}`);
+  if (run.status === 'completed') lines.push(`output    ${shortJson(run.output, 200)}`);
+  lines.push('', 'steps');
+  lines.push(
+    ...table(
+      ['step', 'status', 'started (UTC)', 'took', 'error'],
+      steps.map((step) => [
+        step.stepSlug,
+        step.status,
+        formatTime(step.startedAt),
+        elapsed(step.startedAt, step.completedAt ?? step.failedAt),
+        oneLine(step.errorMessage, 80),
+      ]),
+    ),
+  );
+  lines.push('', 'tasks');
+  lines.push(
+    ...table(
+      ['step', 'task', 'status', 'attempts', 'queued (UTC)', 'took', 'worker', 'last error'],
+      tasks.map((task) => [
+        task.stepSlug,
+        String(task.taskIndex),
+        task.status,
+        String(task.attemptsCount),
+        formatTime(task.queuedAt),
+        elapsed(task.startedAt, task.completedAt ?? task.failedAt),
+        task.lastWorkerId ? task.lastWorkerId.slice(0, 8) : '-',
+        oneLine(task.errorMessage, 80),
+      ]),
+    ),
+  );
+  return lines;
+}
+
+interface ListOptions {
+  databaseUrl?: string;
+  flow?: string;
+  status?: RunStatus;
+  limit: number;
+  json?: boolean;
+}
+
+export const runsCommand: CliCommand = {
+  register(program: Command) {
+    const runs = program
+      .command('runs')
+      .description('list runs (`runs`), or show one with its steps and tasks (`runs show <run_id>`)')
+      .addHelpText('after', '\nWithout a subcommand, `runs` lists runs: see `pgflow-orm runs list --help` for its options.');
+
+    runs
+      .command('list', { isDefault: true })
+      .description('list runs, newest first')
+      .option('--database-url <url>', 'the database (default: DATABASE_URL)')
+      .option('--flow <slug>', 'only runs of this flow')
+      .addOption(new Option('--status <status>', 'only runs with this status').choices([...RUN_STATUSES]))
+      .option('-l, --limit <n>', 'at most this many runs', wholeNumber(1), 20)
+      .option('--json', 'print JSON')
+      .action(async (options: ListOptions) => {
+        const list = await withClient(options.databaseUrl, (client) => listRuns(client, { flow: options.flow, status: options.status, limit: options.limit }));
+        if (options.json) printJson(list);
+        else for (const line of formatRunList(list)) console.log(line);
+      });
+
+    runs
+      .command('show')
+      .description('show one run: input, output, step states and tasks with their attempts and errors')
+      .argument('<run_id>', 'the run id (a UUID)')
+      .option('--database-url <url>', 'the database (default: DATABASE_URL)')
+      .option('--json', 'print JSON')
+      .action(async (runId: string, options: { databaseUrl?: string; json?: boolean }) => {
+        if (!UUID.test(runId)) throw new CliError(`${JSON.stringify(runId)} is not a run id (a UUID)`);
+        const details = await withClient(options.databaseUrl, (client) => getRun(client, runId));
+        if (!details) throw new CliError(`run ${runId} does not exist`);
+        if (options.json) printJson(details);
+        else for (const line of formatRunDetails(details)) console.log(line);
+      });
+  },
+};
