@@ -16,7 +16,8 @@ begin
       select pgmq.send(
         t.flow_slug,
         jsonb_build_object('flow_slug', t.flow_slug, 'run_id', t.run_id, 'step_slug', t.step_slug, 'task_index', 0),
-        coalesce(step.opt_start_delay, 0)
+        null::jsonb,
+        clock_timestamp() + make_interval(secs => coalesce(step.opt_start_delay, 0))
       )
     )
   from unnest(queue_step_tasks.flow_slugs, queue_step_tasks.run_ids, queue_step_tasks.step_slugs)

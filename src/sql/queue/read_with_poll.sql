@@ -1,5 +1,5 @@
 -- pgmq.read_with_poll(queue_name, vt, qty, max_poll_seconds, poll_interval_ms, conditional):
--- like pgmq.read, but when nothing is visible it retries every `poll_interval_ms` until
+-- pgmq.read, retried every `poll_interval_ms` while nothing is visible, until
 -- messages arrive or `max_poll_seconds` have passed, then returns what it got (maybe nothing).
 --
 -- Invariants: same claiming as pgmq.read (FOR UPDATE SKIP LOCKED, vt pushed forward, read_ct
@@ -19,36 +19,13 @@ language plpgsql
 set search_path = ''
 as $$
 declare
-  queue_table text := pgmq.format_table_name(queue_name, 'q');
   stop_at timestamp with time zone := clock_timestamp() + make_interval(secs => max_poll_seconds);
-  read_sql text;
 begin
-  read_sql := format(
-    'with claimed as (
-       select q.msg_id
-       from pgmq.%1$I as q
-       where q.vt <= clock_timestamp()
-         and ($3 is null or $3 = ''{}''::jsonb or q.message @> $3)
-       order by q.msg_id
-       limit $1
-       for update skip locked
-     ),
-     delivered as (
-       update pgmq.%1$I as q
-       set vt = clock_timestamp() + make_interval(secs => $2),
-         read_ct = q.read_ct + 1
-       from claimed
-       where q.msg_id = claimed.msg_id
-       returning q.msg_id, q.read_ct, q.enqueued_at, q.vt, q.message, q.headers
-     )
-     select * from delivered order by msg_id',
-    queue_table
-  );
   loop
     if clock_timestamp() >= stop_at then
       return;
     end if;
-    return query execute read_sql using qty, vt, conditional;
+    return query select * from pgmq.read(queue_name, vt, qty, conditional);
     if found then
       return;
     end if;

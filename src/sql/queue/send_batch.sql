@@ -1,118 +1,11 @@
 -- pgmq.send_batch(queue_name, msgs [, headers] [, delay]): enqueues several messages and
--- returns their msg_ids, one row per message, in the order of `msgs`. Six overloads, as send.
+-- returns their msg_ids, one row per message, in the order of `msgs`. Six overloads, as send;
+-- the last one does the work.
 --
 -- Invariants: all messages of a batch share one vt; msg_ids ascend in input order and come back
 -- in that order (pgflow matches them to its inputs by position); msgs[i] gets headers[i], and
 -- the shorter array is padded with NULLs (NULL headers -> every message has NULL headers).
 -- One INSERT per call.
-
-create or replace function pgmq.send_batch(queue_name text, msgs jsonb[])
-returns setof bigint
-language plpgsql
-set search_path = ''
-as $$
-begin
-  return query execute format(
-    'insert into pgmq.%I (vt, message)
-     select $1, batch.message
-     from unnest($2) with ordinality as batch(message, position)
-     order by batch.position
-     returning msg_id',
-    pgmq.format_table_name(queue_name, 'q')
-  )
-  using clock_timestamp(), msgs;
-end;
-$$;
-
-create or replace function pgmq.send_batch(
-  queue_name text,
-  msgs jsonb[],
-  headers jsonb[]
-)
-returns setof bigint
-language plpgsql
-set search_path = ''
-as $$
-begin
-  return query execute format(
-    'insert into pgmq.%I (vt, message, headers)
-     select $1, batch.message, batch.headers
-     from unnest($2, $3) with ordinality as batch(message, headers, position)
-     order by batch.position
-     returning msg_id',
-    pgmq.format_table_name(queue_name, 'q')
-  )
-  using clock_timestamp(), msgs, headers;
-end;
-$$;
-
-create or replace function pgmq.send_batch(
-  queue_name text,
-  msgs jsonb[],
-  delay integer
-)
-returns setof bigint
-language plpgsql
-set search_path = ''
-as $$
-begin
-  return query execute format(
-    'insert into pgmq.%I (vt, message)
-     select $1, batch.message
-     from unnest($2) with ordinality as batch(message, position)
-     order by batch.position
-     returning msg_id',
-    pgmq.format_table_name(queue_name, 'q')
-  )
-  using clock_timestamp() + make_interval(secs => delay), msgs;
-end;
-$$;
-
-create or replace function pgmq.send_batch(
-  queue_name text,
-  msgs jsonb[],
-  delay timestamp with time zone
-)
-returns setof bigint
-language plpgsql
-set search_path = ''
-as $$
-begin
-  return query execute format(
-    'insert into pgmq.%I (vt, message)
-     select $1, batch.message
-     from unnest($2) with ordinality as batch(message, position)
-     order by batch.position
-     returning msg_id',
-    pgmq.format_table_name(queue_name, 'q')
-  )
-  using delay, msgs;
-end;
-$$;
-
-create or replace function pgmq.send_batch(
-  queue_name text,
-  msgs jsonb[],
-  headers jsonb[],
-  delay integer
-)
-returns setof bigint
-language plpgsql
-set search_path = ''
-as $$
-begin
-  return query execute format(
-    'insert into pgmq.%I (vt, message, headers)
-     select $1, batch.message, batch.headers
-     from unnest($2, $3) with ordinality as batch(message, headers, position)
-     order by batch.position
-     returning msg_id',
-    pgmq.format_table_name(queue_name, 'q')
-  )
-  using clock_timestamp() + make_interval(secs => delay), msgs, headers;
-end;
-$$;
-
 create or replace function pgmq.send_batch(
   queue_name text,
   msgs jsonb[],
@@ -134,4 +27,61 @@ begin
   )
   using delay, msgs, headers;
 end;
+$$;
+
+create or replace function pgmq.send_batch(queue_name text, msgs jsonb[])
+returns setof bigint
+language sql
+set search_path = ''
+as $$
+  select pgmq.send_batch($1, $2, null::jsonb[], clock_timestamp());
+$$;
+
+create or replace function pgmq.send_batch(
+  queue_name text,
+  msgs jsonb[],
+  headers jsonb[]
+)
+returns setof bigint
+language sql
+set search_path = ''
+as $$
+  select pgmq.send_batch($1, $2, $3, clock_timestamp());
+$$;
+
+create or replace function pgmq.send_batch(
+  queue_name text,
+  msgs jsonb[],
+  delay integer
+)
+returns setof bigint
+language sql
+set search_path = ''
+as $$
+  select pgmq.send_batch($1, $2, null::jsonb[], clock_timestamp() + make_interval(secs => $3));
+$$;
+
+create or replace function pgmq.send_batch(
+  queue_name text,
+  msgs jsonb[],
+  delay timestamp with time zone
+)
+returns setof bigint
+language sql
+set search_path = ''
+as $$
+  select pgmq.send_batch($1, $2, null::jsonb[], $3);
+$$;
+
+create or replace function pgmq.send_batch(
+  queue_name text,
+  msgs jsonb[],
+  headers jsonb[],
+  delay integer
+)
+returns setof bigint
+language sql
+set search_path = ''
+as $$
+  select pgmq.send_batch($1, $2, $3, clock_timestamp() + make_interval(secs => $4));
 $$;
