@@ -11,13 +11,30 @@ export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 export const PROTOCOL_NAMES = ['per-task', 'batched'] as const;
 export type ProtocolName = (typeof PROTOCOL_NAMES)[number];
 
-export interface BenchConfig {
-  /** Worker connections (W); also the number of connections that call start_flow and loop the UPDATE. */
+export interface ProtocolSettings {
+  /** Worker connections (W); also the connections that call start_flow. */
   workers: number;
-  /** Runs started and drained per scenario and protocol (R); null = each scenario's default (about 10,000 tasks). */
-  runs: number | null;
   /** Messages read (per-task) or tasks claimed (batched) per call. */
   batchSize: number;
+}
+
+/**
+ * What each protocol runs with unless --workers / --batch say otherwise: per-task the way pgflow's
+ * own worker runs it (many connections, reads of 10); batched the way a worker tuned for throughput
+ * runs (a connection per core, as pgbench -c 2, and batches of 100).
+ */
+export const PROTOCOL_DEFAULTS: Record<ProtocolName, ProtocolSettings> = {
+  'per-task': { workers: 8, batchSize: 10 },
+  batched: { workers: 2, batchSize: 100 },
+};
+
+export interface BenchConfig {
+  /** Worker connections (W) for every protocol; null = each protocol's default. */
+  workers: number | null;
+  /** Runs started and drained per scenario and protocol (R); null = each scenario's default (about 10,000 tasks). */
+  runs: number | null;
+  /** Messages read or tasks claimed per call, for every protocol; null = each protocol's default. */
+  batchSize: number | null;
   scenarios: ScenarioName[];
   protocols: ProtocolName[];
   /** Finished runs put into the tables before the second pass; 0 = no history pass. */
@@ -47,9 +64,9 @@ export interface BenchConfig {
 }
 
 export const DEFAULTS: Omit<BenchConfig, 'pgbench'> = {
-  workers: 8,
+  workers: null,
   runs: null,
-  batchSize: 10,
+  batchSize: null,
   scenarios: [...SCENARIO_NAMES],
   protocols: [...PROTOCOL_NAMES],
   history: 0,
@@ -66,6 +83,19 @@ export const DEFAULTS: Omit<BenchConfig, 'pgbench'> = {
   keepDatabases: false,
   quick: false,
 };
+
+/** The connections and batch size a protocol runs with under this configuration. */
+export function settingsFor(config: BenchConfig, protocol: ProtocolName): ProtocolSettings {
+  return {
+    workers: config.workers ?? PROTOCOL_DEFAULTS[protocol].workers,
+    batchSize: config.batchSize ?? PROTOCOL_DEFAULTS[protocol].batchSize,
+  };
+}
+
+/** Connections of the UPDATE-loop ceilings: --workers when given, else as many as pgbench's clients. */
+export function ceilingWorkers(config: BenchConfig): number {
+  return config.workers ?? config.pgbenchClients;
+}
 
 /** What `--quick` changes unless the option is given explicitly: well under a minute, every code path. */
 export const QUICK: Partial<BenchConfig> = {

@@ -4,7 +4,7 @@
  * verifies the tables and reads latencies.
  */
 import pg from 'pg';
-import type { BenchConfig, ProtocolName } from './config.js';
+import { settingsFor, type BenchConfig, type ProtocolName } from './config.js';
 import { closeClients, ignoreIdleErrors, openClients, walBytesSince, walPosition } from './connections.js';
 import { readProfile, resetProfile, sampleWaits, type StatementProfile, type WaitShare } from './profile.js';
 import { runsFor, tasksPerRun, type Scenario } from './scenarios.js';
@@ -51,7 +51,8 @@ async function openSampler(url: string): Promise<pg.Client> {
 }
 
 export async function measureCase(url: string, scenario: Scenario, protocol: ProtocolName, tables: TablesState, config: BenchConfig): Promise<CaseResult> {
-  const clients = await openClients(url, config.workers);
+  const { workers, batchSize } = settingsFor(config, protocol);
+  const clients = await openClients(url, workers);
   const control = clients[0];
   if (!control) throw new Error('at least one worker connection is needed');
   try {
@@ -68,7 +69,7 @@ export async function measureCase(url: string, scenario: Scenario, protocol: Pro
     const drained = await drain(clients, workerIds, {
       flowSlug: scenario.flowSlug,
       protocol,
-      batchSize: config.batchSize,
+      batchSize,
       expectedTasks,
       idleMs: config.idleMs,
       timeoutSeconds: config.timeoutSeconds,
@@ -84,8 +85,8 @@ export async function measureCase(url: string, scenario: Scenario, protocol: Pro
       tables,
       runs,
       tasks: expectedTasks,
-      workers: config.workers,
-      batchSize: config.batchSize,
+      workers,
+      batchSize,
       startFlowPerSecond: started.perSecond,
       startSeconds: started.seconds,
       drainSeconds: drained.seconds,

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { initPgbench, measurePgbench, measureUpdateLoop, pgbenchVersion, prepareUpdateLoop } from './ceiling.js';
-import type { BenchConfig } from './config.js';
+import { ceilingWorkers, type BenchConfig } from './config.js';
 import { fillHistory } from './history.js';
 import { installTemplate } from './install.js';
 import { measureCase, type CaseResult } from './measure-case.js';
@@ -18,10 +18,10 @@ import { acquireServer, adminDatabase, Databases, readServerFacts, withClient, t
 type Log = (line: string) => void;
 
 async function measureCeilings(config: BenchConfig, databases: Databases, ceilingDb: string, pgbenchDb: string | null, ceilings: Ceilings, log: Log): Promise<void> {
-  const loop = await measureUpdateLoop(databases.url(ceilingDb), config.workers, config.ceilingSeconds);
+  const loop = await measureUpdateLoop(databases.url(ceilingDb), ceilingWorkers(config), config.ceilingSeconds);
   ceilings.updateLoop.push(loop);
   log(`  UPDATE loop: ${Math.round(loop.tps)} TPS`);
-  const notify = await measureUpdateLoop(databases.url(ceilingDb), config.workers, config.ceilingSeconds, { notify: true });
+  const notify = await measureUpdateLoop(databases.url(ceilingDb), ceilingWorkers(config), config.ceilingSeconds, { notify: true });
   ceilings.notifyLoop.push(notify);
   log(`  UPDATE + pg_notify loop: ${Math.round(notify.tps)} TPS`);
   if (config.pgbench && pgbenchDb) {
@@ -33,7 +33,7 @@ async function measureCeilings(config: BenchConfig, databases: Databases, ceilin
 
 async function prepareCeilings(config: BenchConfig, databases: Databases, ceilings: Ceilings, log: Log): Promise<{ ceilingDb: string; pgbenchDb: string | null }> {
   const ceilingDb = await databases.create('ceiling');
-  await prepareUpdateLoop(databases.url(ceilingDb), config.workers);
+  await prepareUpdateLoop(databases.url(ceilingDb), ceilingWorkers(config));
   if (!config.pgbench) return { ceilingDb, pgbenchDb: null };
   try {
     const pgbenchDb = await databases.create('pgbench');

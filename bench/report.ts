@@ -4,7 +4,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import type { CeilingMeasurement } from './ceiling.js';
-import type { BenchConfig } from './config.js';
+import { ceilingWorkers, settingsFor, type BenchConfig } from './config.js';
 import type { CaseResult } from './measure-case.js';
 import { SCENARIOS } from './scenarios.js';
 import type { ServerFacts } from './server.js';
@@ -74,7 +74,7 @@ export function table(header: string[], rows: string[][], textColumns = 1): stri
 export function formatCeilings(ceilings: Ceilings, config: BenchConfig): string {
   const lines = ['Hardware ceiling on the same server'];
   const loop = ceilings.updateLoop.map((m) => int(m.tps)).join(' / ');
-  lines.push(`  one-row UPDATE loop, ${config.workers} node-postgres connections: ${int(updateLoopTps(ceilings))} TPS` + (ceilings.updateLoop.length > 1 ? ` (mean of ${loop})` : ''));
+  lines.push(`  one-row UPDATE loop, ${ceilingWorkers(config)} node-postgres connections: ${int(updateLoopTps(ceilings))} TPS` + (ceilings.updateLoop.length > 1 ? ` (mean of ${loop})` : ''));
   if (ceilings.notifyLoop.length > 0) {
     const notify = ceilings.notifyLoop.map((m) => int(m.tps)).join(' / ');
     lines.push(
@@ -93,11 +93,13 @@ export function formatCeilings(ceilings: Ceilings, config: BenchConfig): string 
 }
 
 export function formatCases(cases: CaseResult[]): string {
-  const header = ['scenario', 'protocol', 'tables', 'runs', 'tasks', 'start_flow/s', 'steps/s', 'runs/s', 'drain s', 'p50 s', 'p95 s', 'active p50', 'active p95', 'calls/step', 'WAL/step', 'verified'];
+  const header = ['scenario', 'protocol', 'tables', 'W', 'batch', 'runs', 'tasks', 'start_flow/s', 'steps/s', 'runs/s', 'drain s', 'p50 s', 'p95 s', 'active p50', 'active p95', 'calls/step', 'WAL/step', 'verified'];
   const rows = cases.map((c) => [
     c.scenario,
     c.protocol,
     c.tables,
+    int(c.workers),
+    int(c.batchSize),
     int(c.runs),
     int(c.tasks),
     int(c.startFlowPerSecond),
@@ -213,7 +215,8 @@ export function formatHeader(report: Pick<BenchReport, 'server' | 'facts' | 'pgf
     `  settings: ${settings}${config.profile ? ' + pg_stat_statements (--profile)' : ''}`,
     ...(config.withoutEvents ? ['  --without-events: the engine\'s pg_notify calls are no-ops here (a diagnostic; not comparable to the targets)'] : []),
     `  pgflow ${report.pgflowVersion}, ${report.queue}`,
-    `  W=${config.workers} worker connections, R=${config.runs ?? config.scenarios.map((name) => `${SCENARIOS[name].defaultRuns} (${name})`).join(' / ')} runs per measurement, batch=${config.batchSize}, ` +
+    `  ${config.protocols.map((protocol) => { const { workers, batchSize } = settingsFor(config, protocol); return `${protocol}: W=${workers} connections, batch ${batchSize}`; }).join('; ')}`,
+    `  R=${config.runs ?? config.scenarios.map((name) => `${SCENARIOS[name].defaultRuns} (${name})`).join(' / ')} runs per measurement, ` +
       `scenarios ${config.scenarios.join(',')}, protocols ${config.protocols.join(',')}` +
       (config.history > 0 ? `, history ${config.history} runs` : ''),
   ].join('\n');

@@ -13,9 +13,9 @@ const program = new Command('bench')
       'against the hardware ceiling of the same server (a one-row UPDATE loop and pgbench -N). ' +
       'Starts an embedded PostgreSQL with default settings, or uses DATABASE_URL when set.',
   )
-  .option('-w, --workers <n>', 'worker connections (W)', (v) => parseCount(v, '--workers'), DEFAULTS.workers)
+  .option('-w, --workers <n>', 'worker connections (W) (default: per-task 8, batched 2)', (v) => parseCount(v, '--workers'))
   .option('-r, --runs <n>', 'runs started and drained per measurement (R; default: chain 3000, fanout 1000, wide 200, about 10,000 tasks each)', (v) => parseCount(v, '--runs'))
-  .option('-b, --batch <n>', 'messages read (per-task) or tasks claimed (batched) per call', (v) => parseCount(v, '--batch'), DEFAULTS.batchSize)
+  .option('-b, --batch <n>', 'messages read (per-task) or tasks claimed (batched) per call (default: per-task 10, batched 100)', (v) => parseCount(v, '--batch'))
   .addOption(
     new Option('-s, --scenario <list>', `comma-separated: ${SCENARIO_NAMES.join(', ')}`)
       .argParser((v) => parseList(v, SCENARIO_NAMES, '--scenario'))
@@ -44,9 +44,9 @@ const program = new Command('bench')
   .showHelpAfterError();
 
 interface CliOptions {
-  workers: number;
+  workers?: number;
   runs?: number;
-  batch: number;
+  batch?: number;
   scenario: BenchConfig['scenarios'];
   protocol: BenchConfig['protocols'];
   withHistory: number;
@@ -73,9 +73,9 @@ function toConfig(cli: CliOptions): BenchConfig {
   const pgbench = cli.pgbench === false ? null : findPgbench(typeof cli.pgbench === 'string' ? cli.pgbench : undefined);
   if (typeof cli.pgbench === 'string' && pgbench === null) program.error(`--pgbench: ${cli.pgbench} is not an executable file`);
   return {
-    workers: cli.workers,
+    workers: cli.workers ?? null,
     runs: pick('runs', 'runs', cli.runs ?? null),
-    batchSize: cli.batch,
+    batchSize: cli.batch ?? null,
     scenarios: cli.scenario,
     protocols: cli.protocol,
     history: pick('history', 'withHistory', cli.withHistory),
