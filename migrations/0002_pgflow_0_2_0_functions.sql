@@ -222,13 +222,51 @@ $pgflow_source$;
 end;
 $pgflow_queue$;
 --> statement-breakpoint
+-- src/sql/engine/emit_events.sql
+-- pgflow.emit_events(event_type, flow_slugs, payloads): publishes one engine event per element
+-- (flow_slugs[i], payloads[i]) with pg_notify, on channel `pgflow_events` and on the channel named
+-- after the event's flow, in array order.
+--
+-- Each notification is {"event", "topic", "timestamp", "payload"}; the payload carries event_type and
+-- flow_slug besides the caller's fields. Payloads never include step outputs and error messages are
+-- cut to 1000 characters, so a notification stays well below pg_notify's 8000-byte limit. Listeners
+-- receive events in commit order, and in call order within a transaction.
+create or replace function pgflow.emit_events(event_type text, flow_slugs text[], payloads jsonb[])
+returns void
+language plpgsql
+set search_path = ''
+as $$
+begin
+  perform pg_notify('pgflow_events', e.notification), pg_notify(e.flow_slug, e.notification)
+  from (
+    select ev.ord, ev.flow_slug,
+      jsonb_build_object(
+        'event', emit_events.event_type,
+        'topic', ev.flow_slug,
+        'timestamp', extract(epoch from clock_timestamp()),
+        'payload', jsonb_build_object('event_type', emit_events.event_type, 'flow_slug', ev.flow_slug)
+          || ev.payload
+          || case
+               when length(ev.payload ->> 'error_message') > 1000
+                 then jsonb_build_object('error_message', left(ev.payload ->> 'error_message', 997) || '...')
+               else '{}'::jsonb
+             end
+      )::text as notification
+    from unnest(emit_events.flow_slugs, emit_events.payloads) with ordinality as ev(flow_slug, payload, ord)
+  ) e
+  order by e.ord;
+end;
+$$;
+--> statement-breakpoint
 -- src/sql/engine/queue_step_tasks.sql
 -- pgflow.queue_step_tasks(flow_slugs, run_ids, step_slugs): creates the task (task_index 0) of each
 -- given step, which the caller has just marked `started`, together with its queue message
 -- {flow_slug, run_id, step_slug, task_index}, visible after the step's opt_start_delay seconds.
 --
 -- Invariants: a task and its message are created by the same statement, one message per task, so
--- neither exists without the other. Callers hold the runs' row locks.
+-- neither exists without the other. Messages go out in one pgmq.send_batch per queue and delay
+-- (ids come back in message order), which costs far less per message than one send each.
+-- Callers hold the runs' row locks.
 create or replace function pgflow.queue_step_tasks(flow_slugs text[], run_ids uuid[], step_slugs text[])
 returns void
 language plpgsql
@@ -236,20 +274,211 @@ set search_path = ''
 as $$
 begin
   insert into pgflow.step_tasks (flow_slug, run_id, step_slug, task_index, message_id)
-  select t.flow_slug, t.run_id, t.step_slug, 0,
-    (
-      select pgmq.send(
-        t.flow_slug,
-        jsonb_build_object('flow_slug', t.flow_slug, 'run_id', t.run_id, 'step_slug', t.step_slug, 'task_index', 0),
-        null::jsonb,
-        clock_timestamp() + make_interval(secs => coalesce(step.opt_start_delay, 0))
-      )
-    )
-  from unnest(queue_step_tasks.flow_slugs, queue_step_tasks.run_ids, queue_step_tasks.step_slugs)
-      with ordinality as t(flow_slug, run_id, step_slug, ord)
-  join pgflow.steps step on step.flow_slug = t.flow_slug and step.step_slug = t.step_slug
-  order by t.ord;
+  select batch.flow_slug, batch.run_ids[message.ord], batch.step_slugs[message.ord], 0, message.msg_id
+  from (
+    select t.flow_slug,
+      coalesce(step.opt_start_delay, 0) as delay,
+      array_agg(t.run_id order by t.ord) as run_ids,
+      array_agg(t.step_slug order by t.ord) as step_slugs
+    from unnest(queue_step_tasks.flow_slugs, queue_step_tasks.run_ids, queue_step_tasks.step_slugs)
+        with ordinality as t(flow_slug, run_id, step_slug, ord)
+    join pgflow.steps step on step.flow_slug = t.flow_slug and step.step_slug = t.step_slug
+    group by t.flow_slug, coalesce(step.opt_start_delay, 0)
+  ) batch
+  cross join lateral pgmq.send_batch(
+    batch.flow_slug,
+    array(
+      select jsonb_build_object('flow_slug', batch.flow_slug, 'run_id', m.run_id, 'step_slug', m.step_slug, 'task_index', 0)
+      from unnest(batch.run_ids, batch.step_slugs) with ordinality as m(run_id, step_slug, ord)
+      order by m.ord
+    ),
+    null::jsonb[],
+    clock_timestamp() + make_interval(secs => batch.delay)
+  ) with ordinality as message(msg_id, ord);
 end;
+$$;
+--> statement-breakpoint
+-- src/sql/engine/start_tasks_from_messages.sql
+-- pgflow.start_tasks_from_messages(flow_slug, msg_ids, worker_id, move_visibility): the work of
+-- pgflow.start_tasks and pgflow.claim_tasks. Starts the tasks behind messages read from the flow's
+-- queue and returns them with their input: {"run": <run input>, <dep>: <output>} for each direct
+-- dependency, and the attempt each start counts. `move_visibility` = false when the caller has
+-- already hidden the messages for the right time (claim_tasks reads them that way).
+--
+-- A task starts when it is `queued`, or when it is `started` but its worker went silent: the clock is
+-- past started_at + timeout + 2 s. Each start counts an attempt, records the worker (registering an
+-- unknown worker id) and hides the message until timeout + 2 s from now, so a dead worker's task
+-- comes back once and only once that time has passed. A silent task with no attempt left fails the
+-- run instead. Messages of tasks still running get their visibility pushed to the task's deadline.
+-- Invariants: tasks of runs that are not `started` never start; a task is started by one caller at a
+-- time (its row is locked with SKIP LOCKED, in the same pass that reads it); failing a silent task
+-- takes its run's row lock without waiting (SKIP LOCKED), so this never waits on a lock it could
+-- deadlock on.
+create or replace function pgflow.start_tasks_from_messages(
+  flow_slug text,
+  msg_ids bigint[],
+  worker_id uuid,
+  move_visibility boolean
+)
+returns setof pgflow.claimed_task
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_flow pgflow.flows;
+  v_started pgflow.claimed_task[];
+  v_started_messages bigint[];
+  v_hide_seconds integer[];
+  v_first_starts text[];
+  v_first_runs uuid[];
+  v_expired jsonb;
+  v_task jsonb;
+  v_error text;
+begin
+  select f.* into v_flow from pgflow.flows f where f.flow_slug = start_tasks_from_messages.flow_slug;
+  if not found then
+    raise exception 'flow "%" does not exist', start_tasks_from_messages.flow_slug using errcode = '42704';
+  end if;
+  if coalesce(cardinality(start_tasks_from_messages.msg_ids), 0) = 0 then
+    return;
+  end if;
+
+  if start_tasks_from_messages.worker_id is not null
+    and not exists (select 1 from pgflow.workers w where w.worker_id = start_tasks_from_messages.worker_id) then
+    insert into pgflow.workers (worker_id, queue_name, function_name)
+    values (start_tasks_from_messages.worker_id, start_tasks_from_messages.flow_slug, 'unregistered')
+    on conflict on constraint workers_pkey do nothing;
+  end if;
+
+  -- One pass over the messages' tasks: lock them, then start those that may start and note the
+  -- silent ones that have no attempt left.
+  with tasks as (
+    select t.run_id, t.step_slug, t.task_index, t.status, t.attempts_count,
+      coalesce(s.opt_max_attempts, v_flow.opt_max_attempts) as max_attempts,
+      coalesce(s.opt_timeout, v_flow.opt_timeout) as timeout,
+      t.status = 'started'
+        and clock_timestamp() >= t.started_at + make_interval(secs => coalesce(s.opt_timeout, v_flow.opt_timeout) + 2)
+        as silent
+    from pgflow.step_tasks t
+    join pgflow.steps s on s.flow_slug = t.flow_slug and s.step_slug = t.step_slug
+    where t.flow_slug = start_tasks_from_messages.flow_slug
+      and t.message_id = any(start_tasks_from_messages.msg_ids)
+      and t.status in ('queued', 'started')
+      -- scalar subqueries keep every lookup on a primary key, whatever the table statistics say
+      and (select r.status from pgflow.runs r where r.run_id = t.run_id) = 'started'
+    for update of t skip locked
+  ),
+  started as (
+    update pgflow.step_tasks t
+    set status = 'started',
+        started_at = clock_timestamp(),
+        attempts_count = t.attempts_count + 1,
+        last_worker_id = start_tasks_from_messages.worker_id
+    from tasks c
+    where t.run_id = c.run_id
+      and t.step_slug = c.step_slug
+      and t.task_index = c.task_index
+      and (c.status = 'queued' or (c.silent and c.attempts_count < c.max_attempts))
+    returning c.timeout, row(
+      t.flow_slug,
+      t.run_id,
+      t.step_slug,
+      jsonb_build_object('run', (select r.input from pgflow.runs r where r.run_id = t.run_id)) || coalesce((
+        select jsonb_object_agg(
+          d.dep_slug,
+          (
+            select dep_task.output
+            from pgflow.step_tasks dep_task
+            where dep_task.run_id = t.run_id and dep_task.step_slug = d.dep_slug and dep_task.task_index = 0
+          )
+        )
+        from pgflow.deps d
+        where d.flow_slug = t.flow_slug and d.step_slug = t.step_slug
+      ), '{}'::jsonb),
+      t.message_id,
+      t.task_index,
+      t.attempts_count
+    )::pgflow.claimed_task as task
+  )
+  select array_agg(started.task order by (started.task).msg_id),
+    array_agg((started.task).msg_id),
+    array_agg(started.timeout + 2),
+    array_agg((started.task).step_slug) filter (where (started.task).attempts_count = 1),
+    array_agg((started.task).run_id) filter (where (started.task).attempts_count = 1),
+    (
+      select jsonb_agg(jsonb_build_object('run_id', c.run_id, 'step_slug', c.step_slug, 'task_index', c.task_index,
+        'attempts', c.attempts_count, 'max_attempts', c.max_attempts, 'timeout', c.timeout))
+      from tasks c
+      where c.silent and c.attempts_count >= c.max_attempts
+    )
+  into v_started, v_started_messages, v_hide_seconds, v_first_starts, v_first_runs, v_expired
+  from started;
+
+  -- A silent task with no attempt left fails, and its run with it (the task row is ours already).
+  for v_task in select * from jsonb_array_elements(coalesce(v_expired, '[]'::jsonb))
+  loop
+    perform 1 from pgflow.runs r where r.run_id = (v_task ->> 'run_id')::uuid and r.status = 'started' for update skip locked;
+    continue when not found;
+    v_error := format('timed out: attempt %s of %s did not finish within %s s (timeout + 2 s)',
+      v_task ->> 'attempts', v_task ->> 'max_attempts', (v_task ->> 'timeout')::integer + 2);
+    update pgflow.step_tasks t
+    set status = 'failed', failed_at = clock_timestamp(), error_message = v_error
+    where t.run_id = (v_task ->> 'run_id')::uuid
+      and t.step_slug = v_task ->> 'step_slug'
+      and t.task_index = (v_task ->> 'task_index')::integer
+      and t.status = 'started';
+    if found then
+      perform pgflow.fail_run((v_task ->> 'run_id')::uuid, v_task ->> 'step_slug', v_error);
+    end if;
+  end loop;
+
+  -- A started task's message stays hidden until the task's deadline (timeout + 2 s after its start);
+  -- so does the message of a task still running within its deadline, which was delivered again.
+  if start_tasks_from_messages.move_visibility then
+    if v_started_messages is not null then
+      perform pgflow.set_vt_batch(start_tasks_from_messages.flow_slug, v_started_messages, v_hide_seconds);
+    end if;
+    if coalesce(cardinality(v_started_messages), 0) < cardinality(start_tasks_from_messages.msg_ids) then
+      perform pgflow.set_vt_batch(
+        start_tasks_from_messages.flow_slug,
+        array_agg(t.message_id),
+        array_agg(greatest(1, ceil(extract(epoch from
+          t.started_at + make_interval(secs => coalesce(s.opt_timeout, v_flow.opt_timeout) + 2) - clock_timestamp()
+        )))::integer)
+      )
+      from pgflow.step_tasks t
+      join pgflow.steps s on s.flow_slug = t.flow_slug and s.step_slug = t.step_slug
+      where t.flow_slug = start_tasks_from_messages.flow_slug
+        and t.message_id = any(start_tasks_from_messages.msg_ids)
+        and t.message_id <> all(coalesce(v_started_messages, '{}'))
+        and t.status = 'started';
+    end if;
+  end if;
+
+  if v_first_runs is not null then
+    perform pgflow.emit_events(
+      'step:started',
+      array_fill(start_tasks_from_messages.flow_slug, array[cardinality(v_first_runs)]),
+      array(
+        select jsonb_build_object('run_id', f.run_id, 'step_slug', f.step_slug, 'status', 'started', 'started_at', clock_timestamp())
+        from unnest(v_first_runs, v_first_starts) with ordinality as f(run_id, step_slug, ord)
+        order by f.ord
+      )
+    );
+  end if;
+
+  return query select * from unnest(v_started);
+end;
+$$;
+--> statement-breakpoint
+-- src/sql/engine/emit_event.sql
+-- pgflow.emit_event(event_type, flow_slug, payload): publishes one engine event; see pgflow.emit_events.
+create or replace function pgflow.emit_event(event_type text, flow_slug text, payload jsonb)
+returns void
+language sql
+set search_path = ''
+as $$
+  select pgflow.emit_events($1, array[$2], array[$3]);
 $$;
 --> statement-breakpoint
 -- pgflow.version(): the pgflow-orm release installed in this database; each release redefines it.

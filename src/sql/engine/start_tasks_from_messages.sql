@@ -9,8 +9,10 @@
 -- unknown worker id) and hides the message until timeout + 2 s from now, so a dead worker's task
 -- comes back once and only once that time has passed. A silent task with no attempt left fails the
 -- run instead. Messages of tasks still running get their visibility pushed to the task's deadline.
--- Invariants: tasks of failed runs never start; a task is started by one caller at a time (rows
--- locked with SKIP LOCKED); the run's row lock is taken before failing a task, without waiting.
+-- Invariants: tasks of runs that are not `started` never start; a task is started by one caller at a
+-- time (its row is locked with SKIP LOCKED, in the same pass that reads it); failing a silent task
+-- takes its run's row lock without waiting (SKIP LOCKED), so this never waits on a lock it could
+-- deadlock on.
 create or replace function pgflow.start_tasks_from_messages(
   flow_slug text,
   msg_ids bigint[],
@@ -23,13 +25,14 @@ set search_path = ''
 as $$
 declare
   v_flow pgflow.flows;
-  v_expired record;
-  v_error text;
   v_started pgflow.claimed_task[];
   v_started_messages bigint[];
   v_hide_seconds integer[];
   v_first_starts text[];
   v_first_runs uuid[];
+  v_expired jsonb;
+  v_task jsonb;
+  v_error text;
 begin
   select f.* into v_flow from pgflow.flows f where f.flow_slug = start_tasks_from_messages.flow_slug;
   if not found then
@@ -46,49 +49,22 @@ begin
     on conflict on constraint workers_pkey do nothing;
   end if;
 
-  for v_expired in
-    select t.run_id, t.step_slug, t.task_index, t.attempts_count,
+  -- One pass over the messages' tasks: lock them, then start those that may start and note the
+  -- silent ones that have no attempt left.
+  with tasks as (
+    select t.run_id, t.step_slug, t.task_index, t.status, t.attempts_count,
       coalesce(s.opt_max_attempts, v_flow.opt_max_attempts) as max_attempts,
-      coalesce(s.opt_timeout, v_flow.opt_timeout) as timeout
+      coalesce(s.opt_timeout, v_flow.opt_timeout) as timeout,
+      t.status = 'started'
+        and clock_timestamp() >= t.started_at + make_interval(secs => coalesce(s.opt_timeout, v_flow.opt_timeout) + 2)
+        as silent
     from pgflow.step_tasks t
     join pgflow.steps s on s.flow_slug = t.flow_slug and s.step_slug = t.step_slug
     where t.flow_slug = start_tasks_from_messages.flow_slug
       and t.message_id = any(start_tasks_from_messages.msg_ids)
-      and t.status = 'started'
-      and t.attempts_count >= coalesce(s.opt_max_attempts, v_flow.opt_max_attempts)
-      and clock_timestamp() >= t.started_at + make_interval(secs => coalesce(s.opt_timeout, v_flow.opt_timeout) + 2)
-  loop
-    perform 1 from pgflow.runs r where r.run_id = v_expired.run_id and r.status = 'started' for update skip locked;
-    continue when not found;
-    v_error := format('timed out: attempt %s of %s did not finish within %s s (timeout + 2 s)',
-      v_expired.attempts_count, v_expired.max_attempts, v_expired.timeout + 2);
-    update pgflow.step_tasks t
-    set status = 'failed', failed_at = clock_timestamp(), error_message = v_error
-    where t.run_id = v_expired.run_id
-      and t.step_slug = v_expired.step_slug
-      and t.task_index = v_expired.task_index
-      and t.status = 'started';
-    if found then
-      perform pgflow.fail_run(v_expired.run_id, v_expired.step_slug, v_error);
-    end if;
-  end loop;
-
-  with candidates as (
-    select t.run_id, t.step_slug, t.task_index, coalesce(s.opt_timeout, v_flow.opt_timeout) as timeout
-    from pgflow.step_tasks t
-    join pgflow.steps s on s.flow_slug = t.flow_slug and s.step_slug = t.step_slug
-    where t.flow_slug = start_tasks_from_messages.flow_slug
-      and t.message_id = any(start_tasks_from_messages.msg_ids)
+      and t.status in ('queued', 'started')
       -- scalar subqueries keep every lookup on a primary key, whatever the table statistics say
       and (select r.status from pgflow.runs r where r.run_id = t.run_id) = 'started'
-      and (
-        t.status = 'queued'
-        or (
-          t.status = 'started'
-          and t.attempts_count < coalesce(s.opt_max_attempts, v_flow.opt_max_attempts)
-          and clock_timestamp() >= t.started_at + make_interval(secs => coalesce(s.opt_timeout, v_flow.opt_timeout) + 2)
-        )
-      )
     for update of t skip locked
   ),
   started as (
@@ -97,10 +73,11 @@ begin
         started_at = clock_timestamp(),
         attempts_count = t.attempts_count + 1,
         last_worker_id = start_tasks_from_messages.worker_id
-    from candidates c
+    from tasks c
     where t.run_id = c.run_id
       and t.step_slug = c.step_slug
       and t.task_index = c.task_index
+      and (c.status = 'queued' or (c.silent and c.attempts_count < c.max_attempts))
     returning c.timeout, row(
       t.flow_slug,
       t.run_id,
@@ -126,9 +103,33 @@ begin
     array_agg((started.task).msg_id),
     array_agg(started.timeout + 2),
     array_agg((started.task).step_slug) filter (where (started.task).attempts_count = 1),
-    array_agg((started.task).run_id) filter (where (started.task).attempts_count = 1)
-  into v_started, v_started_messages, v_hide_seconds, v_first_starts, v_first_runs
+    array_agg((started.task).run_id) filter (where (started.task).attempts_count = 1),
+    (
+      select jsonb_agg(jsonb_build_object('run_id', c.run_id, 'step_slug', c.step_slug, 'task_index', c.task_index,
+        'attempts', c.attempts_count, 'max_attempts', c.max_attempts, 'timeout', c.timeout))
+      from tasks c
+      where c.silent and c.attempts_count >= c.max_attempts
+    )
+  into v_started, v_started_messages, v_hide_seconds, v_first_starts, v_first_runs, v_expired
   from started;
+
+  -- A silent task with no attempt left fails, and its run with it (the task row is ours already).
+  for v_task in select * from jsonb_array_elements(coalesce(v_expired, '[]'::jsonb))
+  loop
+    perform 1 from pgflow.runs r where r.run_id = (v_task ->> 'run_id')::uuid and r.status = 'started' for update skip locked;
+    continue when not found;
+    v_error := format('timed out: attempt %s of %s did not finish within %s s (timeout + 2 s)',
+      v_task ->> 'attempts', v_task ->> 'max_attempts', (v_task ->> 'timeout')::integer + 2);
+    update pgflow.step_tasks t
+    set status = 'failed', failed_at = clock_timestamp(), error_message = v_error
+    where t.run_id = (v_task ->> 'run_id')::uuid
+      and t.step_slug = v_task ->> 'step_slug'
+      and t.task_index = (v_task ->> 'task_index')::integer
+      and t.status = 'started';
+    if found then
+      perform pgflow.fail_run((v_task ->> 'run_id')::uuid, v_task ->> 'step_slug', v_error);
+    end if;
+  end loop;
 
   -- A started task's message stays hidden until the task's deadline (timeout + 2 s after its start);
   -- so does the message of a task still running within its deadline, which was delivered again.
