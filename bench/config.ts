@@ -60,6 +60,8 @@ export interface BenchConfig {
   jsonFile: string | null;
   /** Keep the benchmark databases instead of dropping them (DATABASE_URL only). */
   keepDatabases: boolean;
+  /** Also measure pgflow 0.8.1 itself (per-task protocol, empty tables) on the same server. */
+  upstream: boolean;
   quick: boolean;
 }
 
@@ -81,6 +83,7 @@ export const DEFAULTS: Omit<BenchConfig, 'pgbench'> = {
   withoutEvents: false,
   jsonFile: null,
   keepDatabases: false,
+  upstream: false,
   quick: false,
 };
 

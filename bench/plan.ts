@@ -10,9 +10,21 @@ import { ceilingWorkers, type BenchConfig } from './config.js';
 import { fillHistory } from './history.js';
 import { installTemplate } from './install.js';
 import { measureCase, type CaseResult } from './measure-case.js';
-import { formatCases, formatCeilings, formatHeader, formatProfile, formatRatios, formatSummary, writeJson, type BenchReport, type Ceilings } from './report.js';
+import {
+  formatCases,
+  formatCeilings,
+  formatHeader,
+  formatProfile,
+  formatRatios,
+  formatSummary,
+  formatUpstream,
+  writeJson,
+  type BenchReport,
+  type Ceilings,
+} from './report.js';
 import { SCENARIOS } from './scenarios.js';
 import { silenceEvents } from './silence-events.js';
+import { installUpstreamTemplate, UPSTREAM_LABEL } from './upstream.js';
 import { acquireServer, adminDatabase, Databases, readServerFacts, withClient, type BenchServer } from './server.js';
 
 type Log = (line: string) => void;
@@ -115,12 +127,34 @@ export async function runBenchmark(config: BenchConfig, log: Log): Promise<boole
       }
     }
 
+    const upstream: CaseResult[] = [];
+    if (config.upstream) {
+      log(`Measuring ${UPSTREAM_LABEL} (per-task protocol, its own database)`);
+      const upstreamTemplate = await databases.create('upstream');
+      await installUpstreamTemplate(databases.url(upstreamTemplate), scenarios);
+      for (const scenario of scenarios) {
+        const db = await databases.create(`${scenario.name}_upstream`, upstreamTemplate);
+        const measured = await measureCase(databases.url(db), scenario, 'per-task', 'empty', config);
+        await databases.drop(db);
+        upstream.push(measured);
+        log(describeCase(measured).replace(`${scenario.name}/`, `${scenario.name}/${UPSTREAM_LABEL}/`));
+      }
+    }
+
     if (config.ceilingTwice) {
       log('Measuring the ceiling again');
       await measureCeilings(config, databases, ceilingDb, pgbenchDb, ceilings, log);
     }
 
-    const report: BenchReport = { ...header, ceilings, ...(history ? { history } : {}), cases, startedAt, finishedAt: new Date().toISOString() };
+    const report: BenchReport = {
+      ...header,
+      ceilings,
+      ...(history ? { history } : {}),
+      cases,
+      ...(upstream.length > 0 ? { upstream } : {}),
+      startedAt,
+      finishedAt: new Date().toISOString(),
+    };
     log('');
     log(formatCeilings(ceilings, config));
     log('');
@@ -128,6 +162,10 @@ export async function runBenchmark(config: BenchConfig, log: Log): Promise<boole
     log('');
     log('Throughput as a ratio to the ceiling');
     log(formatRatios(cases, ceilings));
+    if (upstream.length > 0) {
+      log('');
+      log(formatUpstream(report));
+    }
     for (const c of cases) if (c.profile) log(`\n${formatProfile(c, c.drainSeconds)}`);
     log('');
     log(formatSummary(report));

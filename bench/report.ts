@@ -5,6 +5,7 @@
 import { writeFile } from 'node:fs/promises';
 import type { CeilingMeasurement } from './ceiling.js';
 import { ceilingWorkers, settingsFor, type BenchConfig } from './config.js';
+import { UPSTREAM_LABEL } from './upstream.js';
 import type { CaseResult } from './measure-case.js';
 import { SCENARIOS } from './scenarios.js';
 import type { ServerFacts } from './server.js';
@@ -27,6 +28,8 @@ export interface BenchReport {
   ceilings: Ceilings;
   history?: { runs: number; tasks: number; seconds: number; databaseBytes: number };
   cases: CaseResult[];
+  /** --upstream: pgflow 0.8.1 measured with the per-task protocol on empty tables. */
+  upstream?: CaseResult[];
   startedAt: string;
   finishedAt: string;
 }
@@ -152,7 +155,7 @@ export function formatSummary(report: BenchReport): string {
   lines.push(failed.length === 0 ? `  verification: all ${cases.length} measurements completed every run and every task exactly once` : `  verification FAILED in ${failed.length} of ${cases.length} measurements`);
   for (const c of failed) lines.push(`    ${c.scenario}/${c.protocol}/${c.tables}: ${c.problems.join('; ')}`);
 
-  lines.push(`  steps/s against ${referenceName} (target >= 1.00×; upstream pgflow 0.8.1 per-task reaches 0.3-0.4×):`);
+  lines.push(`  steps/s against ${referenceName} (target >= 1.00×):`);
   for (const scenario of report.config.scenarios) {
     const parts = report.config.protocols.map((protocol) => {
       const c = find(cases, scenario, protocol, 'empty');
@@ -160,6 +163,13 @@ export function formatSummary(report: BenchReport): string {
     });
     const best = Math.max(...cases.filter((c) => c.scenario === scenario && c.tables === 'empty').map((c) => c.stepsPerSecond / reference));
     lines.push(`    ${scenario.padEnd(7)} ${parts.filter(Boolean).join(', ')}  → ${best >= 1 ? 'meets' : 'below'} the target`);
+  }
+  for (const theirs of report.upstream ?? []) {
+    const ours = cases.filter((c) => c.scenario === theirs.scenario && c.tables === 'empty');
+    const best = Math.max(...ours.map((c) => c.stepsPerSecond));
+    lines.push(
+      `    ${theirs.scenario.padEnd(7)} ${UPSTREAM_LABEL} per-task ${ratio(theirs.stepsPerSecond, reference)}; pgflow-orm's best is ${fixed(best / theirs.stepsPerSecond, 1)}× it`,
+    );
   }
 
   if (report.config.scenarios.includes('chain') && report.config.scenarios.includes('wide')) {
@@ -179,6 +189,26 @@ export function formatSummary(report: BenchReport): string {
     }
   }
   return lines.join('\n');
+}
+
+/** --upstream: pgflow 0.8.1 next to pgflow-orm, scenario by scenario, on the same server. */
+export function formatUpstream(report: BenchReport): string {
+  const pgbench = pgbenchTps(report.ceilings);
+  const rows = (report.upstream ?? []).map((theirs) => {
+    const ours = (protocol: string) => find(report.cases, theirs.scenario, protocol, 'empty');
+    const compare = (c: CaseResult | undefined) => (c ? `${int(c.stepsPerSecond)} (${fixed(c.stepsPerSecond / theirs.stepsPerSecond, 1)}×)` : '-');
+    return [
+      theirs.scenario,
+      `${int(theirs.stepsPerSecond)}${pgbench ? ` = ${ratio(theirs.stepsPerSecond, pgbench)} pgbench -N` : ''}${theirs.ok ? '' : ' (NOT verified)'}`,
+      compare(ours('per-task')),
+      compare(ours('batched')),
+    ];
+  });
+  return (
+    `Against ${UPSTREAM_LABEL} on the same server (its SQL from @pgflow/core, the built-in queue as pgmq, events with pg_notify;\n` +
+    'per-task protocol with the same connections and batch; steps/s, and pgflow-orm ÷ pgflow 0.8.1)\n' +
+    table(['scenario', `${UPSTREAM_LABEL} per-task`, 'pgflow-orm per-task', 'pgflow-orm batched'], rows, 4)
+  );
 }
 
 export function formatProfile(c: CaseResult, drainSeconds: number): string {

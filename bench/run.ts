@@ -40,6 +40,7 @@ const program = new Command('bench')
   .option('--without-events', 'diagnostic: replace the engine\'s pg_notify calls with no-ops in the benchmark databases, to show what events cost')
   .option('--json <file>', 'also write every figure to a JSON file')
   .option('--keep-databases', 'keep the benchmark databases (DATABASE_URL; the embedded server is always removed)')
+  .option('--upstream', 'also measure pgflow 0.8.1 itself (from @pgflow/core, per-task protocol) on the same server')
   .option('--quick', `small and fast, for CI: R=${QUICK.runs}, history ${QUICK.history}, ${QUICK.ceilingSeconds} s ceilings, pgbench scale ${QUICK.pgbenchScale}`)
   .showHelpAfterError();
 
@@ -62,6 +63,7 @@ interface CliOptions {
   withoutEvents?: boolean;
   json?: string;
   keepDatabases?: boolean;
+  upstream?: boolean;
   quick?: boolean;
 }
 
@@ -91,6 +93,7 @@ function toConfig(cli: CliOptions): BenchConfig {
     withoutEvents: cli.withoutEvents === true,
     jsonFile: cli.json ?? null,
     keepDatabases: cli.keepDatabases === true,
+    upstream: cli.upstream === true,
     quick,
   };
 }

@@ -153,11 +153,20 @@ const batched: WorkerLoop = async (client, workerId, state, options) => {
 
 const LOOPS: Record<ProtocolName, WorkerLoop> = { 'per-task': perTask, batched };
 
-/** Registers one worker per connection (outside the measured time), as a real worker does at start-up. */
+/**
+ * Registers one worker per connection (outside the measured time), as a real worker does at start-up, with the
+ * plain INSERT of the reference, which pgflow 0.8.1 (compared with --upstream) understands too.
+ */
 export async function registerWorkers(clients: pg.Client[], flowSlug: string): Promise<string[]> {
   const ids = clients.map(() => randomUUID());
   await Promise.all(
-    clients.map((client, i) => client.query('select pgflow.register_worker($1::uuid, $2::text, $3::text)', [ids[i], flowSlug, 'pgflow-bench'])),
+    clients.map((client, i) =>
+      client.query('insert into pgflow.workers (worker_id, queue_name, function_name) values ($1::uuid, $2::text, $3::text)', [
+        ids[i],
+        flowSlug,
+        'pgflow-bench',
+      ]),
+    ),
   );
   return ids;
 }
