@@ -1,7 +1,7 @@
 /**
  * `pgflowSql(x)` behaves the same whatever `x` is: a pg Pool, a pg Client, a
- * postgres.js `sql`, a Drizzle database on either driver, a Kysely instance
- * or a Kysely transaction. Each runs the same worker protocol on its own
+ * postgres.js `sql` (3.4 and 4.x), a Drizzle database on either driver, a
+ * Kysely instance or a Kysely transaction. Each runs the same worker protocol on its own
  * flows and must return the same camelCase records (Date timestamps, number
  * message ids).
  */
@@ -10,12 +10,12 @@ import { drizzle as drizzleNodePg } from 'drizzle-orm/node-postgres';
 import { drizzle as drizzlePostgresJs } from 'drizzle-orm/postgres-js';
 import { CamelCasePlugin, Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
-import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
 import type { PgflowConnection } from '../../src/core/connection.js';
 import { pgflowSql } from '../../src/core/sql-api.js';
 import type { PgflowDatabase } from '../../src/kysely/index.js';
 import { useTestDatabase, type TestDatabase } from '../support/database.js';
+import { POSTGRES_JS, type PostgresJsSql, type PostgresJsVersion } from '../support/postgres-js.js';
 import { closePool, useLocalPool } from './pool.js';
 
 const db = useTestDatabase();
@@ -27,8 +27,8 @@ interface Adapter {
   use<T>(db: TestDatabase, body: (connection: PgflowConnection) => Promise<T>): Promise<T>;
 }
 
-async function withPostgresJs<T>(db: TestDatabase, body: (sql: postgres.Sql) => Promise<T>): Promise<T> {
-  const sql = postgres(db.url, { max: 2, onnotice: () => {} });
+async function withPostgresJs<T>(driver: PostgresJsVersion, db: TestDatabase, body: (sql: PostgresJsSql) => Promise<T>): Promise<T> {
+  const sql = driver.connect(db.url, { max: 2, onnotice: () => {} });
   try {
     return await body(sql);
   } finally {
@@ -49,9 +49,12 @@ async function withKysely<T>(db: TestDatabase, body: (kysely: Kysely<PgflowDatab
 const ADAPTERS: Adapter[] = [
   { name: 'pg Pool', use: (_, body) => body(pool()) },
   { name: 'pg Client', use: async (db, body) => body(await db.connect()) },
-  { name: 'postgres.js sql', use: (db, body) => withPostgresJs(db, body) },
+  ...POSTGRES_JS.map((driver): Adapter => ({ name: `${driver.name} sql`, use: (db, body) => withPostgresJs(driver, db, body) })),
   { name: 'Drizzle node-postgres', use: (_, body) => body(drizzleNodePg(pool())) },
-  { name: 'Drizzle postgres-js', use: (db, body) => withPostgresJs(db, (sql) => body(drizzlePostgresJs(sql))) },
+  ...POSTGRES_JS.map((driver): Adapter => ({
+    name: `Drizzle postgres-js on ${driver.name}`,
+    use: (db, body) => withPostgresJs(driver, db, (sql) => body(drizzlePostgresJs(sql))),
+  })),
   { name: 'Kysely', use: (db, body) => withKysely(db, body) },
   { name: 'Kysely transaction', use: (db, body) => withKysely(db, (kysely) => kysely.transaction().execute((trx) => body(trx))) },
 ];

@@ -8,7 +8,9 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+import { repoRoot } from '../support/paths.js';
+
+export { repoRoot };
 export const fixtures = join(repoRoot, 'test', 'cli', 'fixtures', 'flows.ts');
 /** The repository's tsx loader, by URL, so the CLI runs from any working directory. */
 const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;

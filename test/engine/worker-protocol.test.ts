@@ -2,11 +2,12 @@
  * The worker protocol: pgmq.read → pgflow.start_tasks → complete_task /
  * fail_task; pgflow.claim_tasks; and the exact calls @pgflow/core@0.8.1's
  * PgflowSqlClient makes (through node-postgres and through postgres.js, the
- * driver PgflowSqlClient is written for).
+ * driver PgflowSqlClient is written for, in its 3.4 and 4.x lines).
  */
-import postgres from 'postgres';
+import type postgres from 'postgres';
 import { afterAll, describe, expect, it } from 'vitest';
 import { useTestDatabase } from '../support/database.js';
+import { POSTGRES_JS, type PostgresJsSql } from '../support/postgres-js.js';
 import {
   completeTask,
   defineFlow,
@@ -290,22 +291,22 @@ describe('the calls of @pgflow/core@0.8.1 PgflowSqlClient', () => {
     expect((await stepStates(db, run!.run_id)).second).toMatchObject({ status: 'started' });
   });
 
-  describe('through postgres.js', () => {
-    let sql: postgres.Sql | undefined;
+  describe.each(POSTGRES_JS)('through $name', (driver) => {
+    let sql: PostgresJsSql | undefined;
     afterAll(async () => {
       await sql?.end();
     });
 
     it('start_flow, read_with_poll, start_tasks, complete_task (falsy outputs as NULL), fail_task', async () => {
-      sql = postgres(db.url, { max: 2, onnotice: () => {} });
-      const flow = await defineFlow(db, uniqueSlug('core_js'), {
+      sql = driver.connect(db.url, { max: 2, onnotice: () => {} });
+      const flow = await defineFlow(db, uniqueSlug(`core_js${driver.major}`), {
         baseDelay: 1,
         steps: [{ slug: 'first' }, { slug: 'zero', deps: ['first'] }, { slug: 'flaky' }],
       });
       const input = { via: 'postgres.js' };
       const [run] = await sql<{ run_id: string; status: string }[]>`SELECT * FROM pgflow.start_flow(flow_slug => ${flow}::text, input => ${sql.json(input)}::jsonb)`;
       expect(run!.status).toBe('started');
-      const runId = '22222222-3333-4444-8555-666666666666';
+      const runId = `22222222-3333-4444-8555-66666666666${driver.major}`;
       const [withId] = await sql<{ run_id: string }[]>`SELECT * FROM pgflow.start_flow(flow_slug => ${flow}::text, input => ${sql.json({})}::jsonb, run_id => ${runId}::uuid)`;
       expect(withId!.run_id).toBe(runId);
 

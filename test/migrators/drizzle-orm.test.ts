@@ -7,18 +7,18 @@ import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import { migrate as drizzleMigrate } from 'drizzle-orm/node-postgres/migrator';
 import { drizzle as drizzlePostgresJs } from 'drizzle-orm/postgres-js';
 import pg from 'pg';
-import postgres from 'postgres';
 import { afterAll, describe, expect, it } from 'vitest';
 import { migratePgflow } from '../../src/drizzle/migrate.js';
 import { PgflowMigrationError } from '../../src/migrations/apply.js';
 import { bundledSchemaVersion, MIGRATIONS_SCHEMA, MIGRATIONS_TABLE, migrationsFolder, readMigrations } from '../../src/migrations/index.js';
 import { installFacts, packageHistory, useFreshDatabases, type FreshDatabase } from './support/databases.js';
+import { POSTGRES_JS, type PostgresJsSql } from '../support/postgres-js.js';
 import { defineDiamond, diamondOutput, runStates, startRun, workUntilFinished } from './support/flows.js';
 
 const freshDatabase = useFreshDatabases();
 const migrations = readMigrations();
 const latest = bundledSchemaVersion();
-const postgresJsClients: postgres.Sql[] = [];
+const postgresJsClients: PostgresJsSql[] = [];
 afterAll(async () => {
   await Promise.all(postgresJsClients.map((sql) => sql.end({ timeout: 1 })));
 });
@@ -59,9 +59,9 @@ describe('migratePgflow', () => {
     expect(lock!.held).toBe(0);
   });
 
-  it('installs pgflow through postgres.js', async () => {
+  it.each(POSTGRES_JS)('installs pgflow through $name', async (driver) => {
     const database = await freshDatabase();
-    const sql = postgres(database.url, { max: 3, onnotice: () => {} });
+    const sql = driver.connect(database.url, { max: 3, onnotice: () => {} });
     postgresJsClients.push(sql);
     const db = drizzlePostgresJs(sql);
     expect((await migratePgflow(db)).applied).toHaveLength(migrations.length);

@@ -14,7 +14,7 @@ import { pgflowMigratorOptions } from '../../src/kysely/migrations.js';
 import { bundledSchemaVersion, packageVersion, readMigrations, sqlReleaseFile, type Migration } from '../../src/migrations/index.js';
 import { renderReleaseSql } from '../../src/migrations/plain-sql.js';
 import { readReleaseManifest, releaseGroups, type ReleaseGroup } from '../../src/migrations/releases.js';
-import { run } from './support/packed.js';
+import { run } from '../support/processes.js';
 import { installFacts, packageHistory, useFreshDatabases, type FreshDatabase } from './support/databases.js';
 import { defineDiamond, diamondOutput, runStates, startRun, workUntilFinished } from './support/flows.js';
 import { manifestByVersion, syntheticHistory } from './support/synthetic.js';

@@ -4,7 +4,6 @@
  */
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { Kysely, Migrator, PostgresDialect } from 'kysely';
-import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
 import { assertCompatibleSchema, compareVersions, PgflowSchemaVersionError, supportedSchemaVersion } from '../../src/core/version.js';
 import { migratePgflow } from '../../src/drizzle/migrate.js';
@@ -13,6 +12,7 @@ import { applyBundledMigrations } from '../../src/migrations/apply.js';
 import { readMigrations, schemaVersionOf } from '../../src/migrations/index.js';
 import { toExecutor } from '../../src/core/connection.js';
 import { useFreshDatabases } from './support/databases.js';
+import { POSTGRES_JS } from '../support/postgres-js.js';
 
 const freshDatabase = useFreshDatabases();
 const supported = supportedSchemaVersion();
@@ -50,11 +50,13 @@ describe('assertCompatibleSchema', () => {
     expect(await assertCompatibleSchema(drizzle(database.pool()))).toBe(supported);
     const kysely = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: database.pool() }) });
     expect(await assertCompatibleSchema(kysely)).toBe(supported);
-    const sql = postgres(database.url, { max: 1 });
-    try {
-      expect(await assertCompatibleSchema(sql)).toBe(supported);
-    } finally {
-      await sql.end();
+    for (const driver of POSTGRES_JS) {
+      const sql = driver.connect(database.url, { max: 1 });
+      try {
+        expect(await assertCompatibleSchema(sql)).toBe(supported);
+      } finally {
+        await sql.end();
+      }
     }
   });
 

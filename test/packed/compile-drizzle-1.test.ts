@@ -5,12 +5,13 @@
  * `drizzle-kit migrate` then installs pgflow (copied in by `drizzle add`)
  * and creates the flows.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { repoRoot } from './support.js';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { useFreshDatabases } from '../migrators/support/databases.js';
-import { drizzleOneApp, removeWorkFolders, run, runOk, workFolder } from '../migrators/support/packed.js';
+import { repoRoot } from '../support/paths.js';
+import { run, runOk } from '../support/processes.js';
+import { installedApp, removeWorkFolders, workFolder } from './support/apps.js';
 
 const freshDatabase = useFreshDatabases();
 afterAll(removeWorkFolders);
@@ -34,18 +35,20 @@ const nodeStripsTypes = (process.features as { typescript?: unknown }).typescrip
 const CONFIG = `export default { dialect: 'postgresql', out: './drizzle', dbCredentials: { url: process.env.DATABASE_URL } };\n`;
 
 const APP_MIGRATION = 'CREATE TABLE "notes" ("id" serial PRIMARY KEY NOT NULL);\n';
-const APP_SNAPSHOT = JSON.stringify({ version: '8', dialect: 'postgres', id: 'app-snapshot', prevIds: ['00000000-0000-0000-0000-000000000000'], ddl: [], renames: [] });
 
 describe('compile for drizzle-kit 1.0 (one folder per migration)', () => {
   it('detects the layout, adds a folder after the newest, and drizzle-kit 1.0 migrate applies it', { timeout: 240_000 }, async () => {
-    const app = await drizzleOneApp();
+    const app = await installedApp('drizzle-1');
     const work = workFolder(app, {
       'flows.js': FLOWS,
       'drizzle.config.ts': CONFIG,
-      'drizzle/20200101000000_notes/migration.sql': APP_MIGRATION,
-      'drizzle/20200101000000_notes/snapshot.json': APP_SNAPSHOT,
+      'schema.js': 'export {};\n',
     });
     const bin = join(work, 'node_modules', '.bin');
+    // The app's own first migration, in the snapshot format of its drizzle-kit.
+    await runOk(join(bin, 'drizzle-kit'), ['generate', '--custom', '--name', 'notes', '--dialect', 'postgresql', '--schema', 'schema.js', '--out', 'drizzle'], { cwd: work });
+    const [notes] = readdirSync(join(work, 'drizzle'));
+    writeFileSync(join(work, 'drizzle', notes!, 'migration.sql'), APP_MIGRATION);
     await runOk(join(bin, 'pgflow-orm'), ['drizzle', 'add'], { cwd: work });
     const compiled = await runOk(join(bin, 'pgflow-orm'), ['compile', 'flows.js', '--out', 'drizzle'], { cwd: work });
     const folders = readdirSync(join(work, 'drizzle')).sort();
@@ -54,7 +57,10 @@ describe('compile for drizzle-kit 1.0 (one folder per migration)', () => {
     expect(compiled.stdout).toContain(`wrote ${join('drizzle', flowFolder, 'migration.sql')} (drizzle-folder: creates "cli_invoices")`);
     expect(existsSync(join(work, 'drizzle', flowFolder, 'snapshot.json'))).toBe(true);
     const previous = JSON.parse(readFileSync(join(work, 'drizzle', folders.at(-2)!, 'snapshot.json'), 'utf8')) as { id: string };
-    expect(JSON.parse(readFileSync(join(work, 'drizzle', flowFolder, 'snapshot.json'), 'utf8'))).toMatchObject({ prevIds: [previous.id], ddl: [] });
+    // A snapshot that changes nothing: an empty diff (snapshot version 9), or a copy of the app's empty schema (version 8).
+    const snapshot = JSON.parse(readFileSync(join(work, 'drizzle', flowFolder, 'snapshot.json'), 'utf8')) as { prevIds: string[]; deltas?: unknown[]; ddl?: unknown[] };
+    expect(snapshot.prevIds).toEqual([previous.id]);
+    expect(snapshot.deltas ?? snapshot.ddl).toEqual([]);
 
     const database = await freshDatabase();
     await runOk(join(bin, 'drizzle-kit'), ['migrate'], { cwd: work, env: { DATABASE_URL: database.url } });
@@ -68,7 +74,7 @@ describe('compile for drizzle-kit 1.0 (one folder per migration)', () => {
   });
 
   it('loads a TypeScript module with the project’s tsx, and says what to do when the project has none', { timeout: 240_000 }, async () => {
-    const app = await drizzleOneApp();
+    const app = await installedApp('drizzle-1');
     const work = workFolder(app, { 'package.json': '{ "name": "typed-app", "private": true, "type": "module" }\n', 'flows.ts': TYPED_FLOWS });
     const bin = join(work, 'node_modules', '.bin', 'pgflow-orm');
     // Run from a project that has tsx (the repository): the CLI registers it and imports the module.

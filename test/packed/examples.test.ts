@@ -3,13 +3,16 @@
  * `npm pack` output into a temporary copy, type-checked and built with its
  * own tsc, and run against a fresh database, where its migrator installs
  * pgflow, its flow runs to completion and its typed queries read the result.
+ * Each runs with the dependencies its package.json asks for, and again with
+ * the oldest release of every peer range (the `floor` app).
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { bundledSchemaVersion } from '../../src/migrations/index.js';
-import { installFacts, packageHistory, useFreshDatabases } from './support/databases.js';
-import { installedApp, removeWorkFolders, repoRoot, runOk, workFolder } from './support/packed.js';
+import { installFacts, packageHistory, useFreshDatabases } from '../migrators/support/databases.js';
+import { repoRoot } from '../support/paths.js';
+import { runOk } from '../support/processes.js';
+import { installedApp, removeWorkFolders, workFolder } from './support/apps.js';
 
 const freshDatabase = useFreshDatabases();
 afterAll(removeWorkFolders);
@@ -23,9 +26,12 @@ const expectedResult = {
   ],
 };
 
-async function tryExample(name: string) {
+type Example = 'drizzle-app' | 'kysely-app';
+type Deps = 'its own dependencies' | 'the oldest peers';
+
+async function tryExample(name: Example, deps: Deps) {
   const folder = join(repoRoot, 'examples', name);
-  const app = await installedApp({ name: `example-${name}`, packageJson: JSON.parse(readFileSync(join(folder, 'package.json'), 'utf8')) as Record<string, never> });
+  const app = await installedApp(deps === 'its own dependencies' ? `example-${name}` : 'floor');
   const work = workFolder(app, folder);
   await runOk(join(work, 'node_modules', '.bin', 'tsc'), ['--noEmit'], { cwd: work });
   await runOk(join(work, 'node_modules', '.bin', 'tsc'), [], { cwd: work });
@@ -35,9 +41,9 @@ async function tryExample(name: string) {
   return { database, lines, result: JSON.parse(lines.at(-1)!) as Record<string, unknown> };
 }
 
-describe('example apps', () => {
+describe.each<Deps>(['its own dependencies', 'the oldest peers'])('example apps with %s', (deps) => {
   it('examples/drizzle-app: migratePgflow, a flow run by the worker protocol, Drizzle queries', async () => {
-    const { database, lines, result } = await tryExample('drizzle-app');
+    const { database, lines, result } = await tryExample('drizzle-app', deps);
     expect(lines[0]).toMatch(new RegExp(`^installed pgflow ${bundledSchemaVersion().replace(/\./g, '\\.')} \\(`));
     expect(lines).toContain('completed fetch_user');
     expect(lines).toContain('completed greet');
@@ -47,7 +53,7 @@ describe('example apps', () => {
   }, 300_000);
 
   it("examples/kysely-app: Kysely's Migrator, a flow run by the worker protocol, Kysely queries", async () => {
-    const { database, lines, result } = await tryExample('kysely-app');
+    const { database, lines, result } = await tryExample('kysely-app', deps);
     expect(lines[0]).toMatch(/^pgflow migration 0000_pgflow_tables: Success$/);
     expect(lines).toContain('completed greet');
     expect(result).toEqual(expectedResult);

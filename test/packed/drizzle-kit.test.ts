@@ -2,7 +2,8 @@
  * Paths 1 and 2 as a user runs them: the package from `npm pack`, installed
  * with npm next to drizzle-kit, drizzle-orm and pg, and the real CLIs.
  *
- * 1. `npx drizzle-kit migrate --config node_modules/pgflow-orm/drizzle.config.ts`
+ * 1. `npx drizzle-kit migrate --config node_modules/pgflow-orm/drizzle.config.ts` (drizzle-kit 0.31,
+ *    and 0.30, the oldest release of the peer range)
  * 2. `npx pgflow-orm drizzle add --out ./drizzle` then the app's `npx drizzle-kit migrate`
  *    (drizzle-kit 0.31 journal layout, and drizzle-kit 1.0's folder-per-migration layout).
  */
@@ -13,9 +14,11 @@ import { drizzle } from 'drizzle-orm/node-postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migratePgflow } from '../../src/drizzle/migrate.js';
 import { bundledSchemaVersion, migrationsFolder, packageVersion, readMigrations } from '../../src/migrations/index.js';
-import { installFacts, packageHistory, useFreshDatabases, type FreshDatabase } from './support/databases.js';
-import { defineDiamond, diamondOutput, runStates, startRun, workUntilFinished } from './support/flows.js';
-import { consumerApp, drizzleOneApp, packedTarball, removeWorkFolders, run, runOk, workFolder } from './support/packed.js';
+import { installFacts, packageHistory, useFreshDatabases, type FreshDatabase } from '../migrators/support/databases.js';
+import { defineDiamond, diamondOutput, runStates, startRun, workUntilFinished } from '../migrators/support/flows.js';
+import { run, runOk } from '../support/processes.js';
+import { installedApp, removeWorkFolders, workFolder, type AppName } from './support/apps.js';
+import { packedTarball } from './support/tarball.js';
 
 const freshDatabase = useFreshDatabases();
 const migrations = readMigrations();
@@ -75,7 +78,7 @@ const recorded = () => migrations.map((migration) => ({ hash: migration.hash, cr
 describe('the packed package', () => {
   let app: string;
   beforeAll(async () => {
-    app = await consumerApp();
+    app = await installedApp('consumer');
   }, 300_000);
 
   it('ships the migration history, the down and release files, the drizzle-kit config and an executable CLI', async () => {
@@ -97,8 +100,8 @@ describe('the packed package', () => {
     for (const command of ['migrate', 'drizzle', 'sql', 'uninstall']) expect(help).toMatch(new RegExp(`^  ${command}\\b`, 'm'));
   });
 
-  it('path 1: drizzle-kit migrate with the config inside node_modules installs pgflow next to the app’s own migrations', async () => {
-    const work = workFolder(app, appFiles);
+  it.each<AppName>(['consumer', 'floor'])('path 1 in the %s app: drizzle-kit migrate with the config inside node_modules installs pgflow next to the app’s own migrations', async (name) => {
+    const work = workFolder(await installedApp(name), appFiles);
     const database = await freshDatabase();
     await npxOk(work, ['drizzle-kit', 'generate', '--name', 'init']);
     const output = await npxOk(work, ['drizzle-kit', 'migrate', '--config', 'node_modules/pgflow-orm/drizzle.config.ts'], database, true);
@@ -115,7 +118,7 @@ describe('the packed package', () => {
     // The app's schemaFilter keeps pgflow out of its own migrations.
     expect(await npxOk(work, ['drizzle-kit', 'generate'])).toContain('No schema changes');
     await expectWorkingInstall(database);
-  });
+  }, 300_000);
 
   it("path 2: pgflow-orm drizzle add writes pgflow's migrations into the app's folder and drizzle-kit migrate applies both", async () => {
     const work = workFolder(app, appFiles);
@@ -145,7 +148,7 @@ describe('the packed package', () => {
   });
 
   it('path 2 with drizzle-kit 1.0: one folder per migration, applied by its drizzle-kit migrate', async () => {
-    const one = await drizzleOneApp();
+    const one = await installedApp('drizzle-1');
     const work = workFolder(one, appFiles);
     const database = await freshDatabase();
     await npxOk(work, ['drizzle-kit', 'generate', '--name', 'init']);
@@ -158,6 +161,21 @@ describe('the packed package', () => {
     await expectWorkingInstall(database);
     expect(await npxOk(work, ['pgflow-orm', 'drizzle', 'add'])).toContain('nothing to add');
     expect(await npxOk(work, ['drizzle-kit', 'generate'])).toMatch(/No schema changes|nothing to generate/i);
+  });
+
+  it("path 2 with drizzle-kit 1.0 into an empty folder: pgflow's migrations come first, the app's generate follows them", async () => {
+    const work = workFolder(await installedApp('drizzle-1'), appFiles);
+    const database = await freshDatabase();
+    expect(await npxOk(work, ['pgflow-orm', 'drizzle', 'add'])).toContain('added drizzle/');
+    await npxOk(work, ['drizzle-kit', 'migrate'], database);
+    await expectWorkingInstall(database);
+    // The app's first generate sees only its own table.
+    await npxOk(work, ['drizzle-kit', 'generate', '--name', 'init']);
+    const folders = readdirSync(join(work, 'drizzle')).sort();
+    expect(folders).toHaveLength(migrations.length + 1);
+    expect(readFileSync(join(work, 'drizzle', folders.at(-1)!, 'migration.sql'), 'utf8')).toMatch(/^CREATE TABLE "notes"/);
+    await npxOk(work, ['drizzle-kit', 'migrate'], database);
+    expect(await database.query(`select to_regclass('public.notes') is not null as present`)).toEqual([{ present: true }]);
   });
 
   it('installs pgflow with `pgflow-orm migrate` and prints the release SQL for psql with `pgflow-orm sql`', async () => {
