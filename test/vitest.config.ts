@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
@@ -7,6 +8,9 @@ export default defineConfig({
     globalSetup: ['test/setup/global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
+    // Test files spend most of their time waiting on PostgreSQL, child processes (npm, tsc, the CLI) and timers,
+    // so one more file than there are cores keeps the cores busy.
+    maxWorkers: availableParallelism() + 1,
     typecheck: { enabled: false },
   },
 });

@@ -75,7 +75,7 @@ async function expectWorkingInstall(database: FreshDatabase) {
 
 const recorded = () => migrations.map((migration) => ({ hash: migration.hash, created_at: String(migration.when) }));
 
-describe('the packed package', () => {
+describe('the packed package', { timeout: 240_000 }, () => {
   let app: string;
   beforeAll(async () => {
     app = await installedApp('consumer');

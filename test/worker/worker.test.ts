@@ -255,18 +255,23 @@ describe('worker', () => {
     it('lets running handlers finish and stores their results, claims nothing new, and marks itself stopped', async () => {
       const executions: string[] = [];
       const started = deferred();
+      // The first two handlers are held until stop() has been called, so nothing can free a slot before it.
+      const release = deferred();
       const slug = uniqueSlug('graceful');
       const flow = new Flow<{ i: number }>({ slug }).step({ slug: 'work' }, async ({ run }, { runId }) => {
         executions.push(runId);
         if (executions.length === 2) started.resolve();
-        await sleep(300);
+        await release.promise;
         return run.i;
       });
       const first = await worker({ flows: [flow], concurrency: 2, batchSize: 1 });
       const sql = pgflowSql(db.pool);
       const runs = await Promise.all([0, 1, 2, 3, 4, 5].map((i) => sql.startFlow(slug, { i })));
       await started.promise;
-      await first.stop();
+      const stopping = first.stop();
+      await sleep(100);
+      release.resolve();
+      await stopping;
       expect(executions).toHaveLength(2);
       const counts = await db.query<{ status: string; count: number }>(
         `select status, count(*)::int as count from pgflow.step_tasks where flow_slug = $1 group by status order by status`,

@@ -1,4 +1,4 @@
-import { Migrator } from 'kysely';
+import { Migrator } from 'kysely/migration';     // Kysely 0.28: from 'kysely'
 import { pgflowMigratorOptions } from 'pgflow-orm/kysely';
 import { db } from './db.js';
 
