@@ -3,7 +3,7 @@
  * with npm next to drizzle-kit, drizzle-orm and pg, and the real CLIs.
  *
  * 1. `npx drizzle-kit migrate --config node_modules/pgflow-orm/drizzle.config.ts` (drizzle-kit 0.31,
- *    and 0.30, the oldest release of the peer range)
+ *    and 0.31.10, the oldest release of the peer range)
  * 2. `npx pgflow-orm drizzle add --out ./drizzle` then the app's `npx drizzle-kit migrate`
  *    (drizzle-kit 0.31 journal layout, and drizzle-kit 1.0's folder-per-migration layout).
  */
