@@ -21,7 +21,7 @@ import {
   uuid,
   bigint,
 } from 'drizzle-orm/pg-core';
-import { RUN_STATUSES, STEP_STATUSES, STEP_TYPES, TASK_STATUSES, type Json } from './src/core/types.js';
+import { RUN_STATUSES, SKIP_MODES, SKIP_REASONS, STEP_STATUSES, STEP_TYPES, TASK_STATUSES, type Json } from './src/core/types.js';
 
 export type { Json } from './src/core/types.js';
 
@@ -63,6 +63,14 @@ export const steps = pgflow.table(
     optTimeout: integer('opt_timeout'),
     createdAt: timestamptz('created_at').notNull().defaultNow(),
     optStartDelay: integer('opt_start_delay'),
+    /** Run the step only when its input contains this JSON (`input @> pattern`). */
+    requiredInputPattern: jsonb('required_input_pattern').$type<{ [key: string]: Json }>(),
+    /** Run the step only when its input does not contain this JSON. */
+    forbiddenInputPattern: jsonb('forbidden_input_pattern').$type<{ [key: string]: Json }>(),
+    /** What happens when a condition is not met. */
+    whenUnmet: text('when_unmet', { enum: SKIP_MODES }).notNull().default('skip'),
+    /** What happens when a task has failed its last attempt. */
+    whenExhausted: text('when_exhausted', { enum: SKIP_MODES }).notNull().default('fail'),
   },
   (t) => [
     primaryKey({ name: 'steps_pkey', columns: [t.flowSlug, t.stepSlug] }),
@@ -75,6 +83,10 @@ export const steps = pgflow.table(
     check('opt_base_delay_is_nonnegative', sql`${t.optBaseDelay} is null or ${t.optBaseDelay} >= 0`),
     check('opt_timeout_is_positive', sql`${t.optTimeout} is null or ${t.optTimeout} > 0`),
     check('opt_start_delay_is_nonnegative', sql`${t.optStartDelay} is null or ${t.optStartDelay} >= 0`),
+    check('required_input_pattern_is_object', sql`${t.requiredInputPattern} is null or jsonb_typeof(${t.requiredInputPattern}) = 'object'`),
+    check('forbidden_input_pattern_is_object', sql`${t.forbiddenInputPattern} is null or jsonb_typeof(${t.forbiddenInputPattern}) = 'object'`),
+    check('when_unmet_is_valid', sql`${t.whenUnmet} in ('fail', 'skip', 'skip-cascade')`),
+    check('when_exhausted_is_valid', sql`${t.whenExhausted} in ('fail', 'skip', 'skip-cascade')`),
   ],
 );
 
@@ -145,15 +157,22 @@ export const stepStates = pgflow.table(
     completedAt: timestamptz('completed_at'),
     failedAt: timestamptz('failed_at'),
     errorMessage: text('error_message'),
-    /** How many tasks the step has (1 for a single step); NULL while unknown. */
+    /** How many tasks the step has (1 for a single step, one per element for a map); NULL while unknown. */
     initialTasks: integer('initial_tasks'),
+    skippedAt: timestamptz('skipped_at'),
+    /** Why the step was skipped: its condition was not met, its handler failed for good, or a dependency was skipped. */
+    skipReason: text('skip_reason', { enum: SKIP_REASONS }),
   },
   (t) => [
     primaryKey({ name: 'step_states_pkey', columns: [t.runId, t.stepSlug] }),
     foreignKey({ name: 'step_states_flow_slug_fkey', columns: [t.flowSlug], foreignColumns: [flows.flowSlug] }),
     foreignKey({ name: 'step_states_run_id_fkey', columns: [t.runId], foreignColumns: [runs.runId] }),
     foreignKey({ name: 'step_states_flow_slug_step_slug_fkey', columns: [t.flowSlug, t.stepSlug], foreignColumns: [steps.flowSlug, steps.stepSlug] }),
-    check('status_is_valid', sql`${t.status} in ('created', 'started', 'completed', 'failed')`),
+    check('status_is_valid', sql`${t.status} in ('created', 'started', 'completed', 'failed', 'skipped')`),
+    check('skipped_at_matches_status', sql`(${t.status} = 'skipped') = (${t.skippedAt} is not null)`),
+    check('skip_reason_matches_status', sql`(${t.status} = 'skipped') = (${t.skipReason} is not null)`),
+    check('skip_reason_is_valid', sql`${t.skipReason} is null or ${t.skipReason} in ('condition_unmet', 'handler_failed', 'dependency_skipped')`),
+    check('skipped_at_is_after_created_at', sql`${t.skippedAt} is null or ${t.skippedAt} >= ${t.createdAt}`),
     check('step_states_remaining_deps_check', sql`${t.remainingDeps} >= 0`),
     check('step_states_remaining_tasks_check', sql`${t.remainingTasks} is null or ${t.remainingTasks} >= 0`),
     check('step_states_initial_tasks_check', sql`${t.initialTasks} is null or ${t.initialTasks} >= 0`),

@@ -25,7 +25,7 @@ function camelizeRow(row: Row, dateKeys: readonly string[] = []): Row {
 
 const FLOW_DATES = ['createdAt'] as const;
 const RUN_DATES = ['startedAt', 'completedAt', 'failedAt'] as const;
-const STEP_STATE_DATES = ['createdAt', 'startedAt', 'completedAt', 'failedAt'] as const;
+const STEP_STATE_DATES = ['createdAt', 'startedAt', 'completedAt', 'failedAt', 'skippedAt'] as const;
 const TASK_DATES = ['queuedAt', 'startedAt', 'completedAt', 'failedAt'] as const;
 const WORKER_DATES = ['startedAt', 'stoppedAt', 'deprecatedAt', 'lastHeartbeatAt'] as const;
 

@@ -14,6 +14,7 @@ import type {
   Json,
   QueueMessage,
   Run,
+  SkipMode,
   RunWithStates,
   StepRecord,
   StepTask,
@@ -35,6 +36,18 @@ export interface FlowOptions {
 export interface StepOptions extends FlowOptions {
   /** Seconds to wait before the step's task becomes visible once the step is ready. */
   startDelay?: number;
+}
+
+/** When a step runs (see `add_step`): patterns checked with `@>` against the step's input. */
+export interface StepCondition {
+  /** Run only when the input contains this JSON (required_input_pattern). */
+  requiredInputPattern?: { [key: string]: Json };
+  /** Run only when the input does not contain this JSON (forbidden_input_pattern). */
+  forbiddenInputPattern?: { [key: string]: Json };
+  /** When the condition is not met: skip the step (default), skip it and its dependents, or fail the run. */
+  whenUnmet?: SkipMode;
+  /** When a task has failed its last attempt: fail the run (default), or skip the step (and its dependents). */
+  whenExhausted?: SkipMode;
 }
 
 export interface TaskCompletion {
@@ -93,13 +106,15 @@ export class PgflowSql {
   async addStep(
     flowSlug: string,
     stepSlug: string,
-    options: StepOptions & { dependsOn?: readonly string[]; stepType?: StepType } = {},
+    options: StepOptions & StepCondition & { dependsOn?: readonly string[]; stepType?: StepType } = {},
   ): Promise<StepRecord> {
     return this.one(
       `select * from pgflow.add_step(
          flow_slug => $1::text, step_slug => $2::text, deps_slugs => $3::text[],
          max_attempts => $4::integer, base_delay => $5::integer, timeout => $6::integer,
-         start_delay => $7::integer, step_type => $8::text)`,
+         start_delay => $7::integer, step_type => $8::text,
+         required_input_pattern => $9::text::jsonb, forbidden_input_pattern => $10::text::jsonb,
+         when_unmet => $11::text, when_exhausted => $12::text)`,
       [
         flowSlug,
         stepSlug,
@@ -109,13 +124,17 @@ export class PgflowSql {
         options.timeout ?? null,
         options.startDelay ?? null,
         options.stepType ?? 'single',
+        jsonText(options.requiredInputPattern),
+        jsonText(options.forbiddenInputPattern),
+        options.whenUnmet ?? null,
+        options.whenExhausted ?? null,
       ],
       toStep,
     );
   }
 
-  /** Starts a run; `input` must be a JSON object. */
-  async startFlow(flowSlug: string, input: { [key: string]: unknown }, runId?: string): Promise<Run> {
+  /** Starts a run; `input` must be a JSON object, or a JSON array for a flow with a root map step. */
+  async startFlow(flowSlug: string, input: { [key: string]: unknown } | readonly unknown[], runId?: string): Promise<Run> {
     return this.one(
       'select * from pgflow.start_flow(flow_slug => $1::text, input => $2::text::jsonb, run_id => $3::uuid)',
       [flowSlug, jsonText(input), runId ?? null],
@@ -123,7 +142,7 @@ export class PgflowSql {
     );
   }
 
-  async startFlowWithStates(flowSlug: string, input: { [key: string]: unknown }, runId?: string): Promise<RunWithStates> {
+  async startFlowWithStates(flowSlug: string, input: { [key: string]: unknown } | readonly unknown[], runId?: string): Promise<RunWithStates> {
     return this.one(
       'select pgflow.start_flow_with_states(flow_slug => $1::text, input => $2::text::jsonb, run_id => $3::uuid) as state',
       [flowSlug, jsonText(input), runId ?? null],

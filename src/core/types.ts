@@ -8,14 +8,19 @@
 export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
 
 export const RUN_STATUSES = ['started', 'completed', 'failed'] as const;
-export const STEP_STATUSES = ['created', 'started', 'completed', 'failed'] as const;
+export const STEP_STATUSES = ['created', 'started', 'completed', 'failed', 'skipped'] as const;
 export const TASK_STATUSES = ['queued', 'started', 'completed', 'failed'] as const;
 export const STEP_TYPES = ['single', 'map'] as const;
+/** What a step does when its condition is not met (`when_unmet`) or its task has failed its last attempt (`when_exhausted`). */
+export const SKIP_MODES = ['fail', 'skip', 'skip-cascade'] as const;
+export const SKIP_REASONS = ['condition_unmet', 'handler_failed', 'dependency_skipped'] as const;
 
 export type RunStatus = (typeof RUN_STATUSES)[number];
 export type StepStatus = (typeof STEP_STATUSES)[number];
 export type TaskStatus = (typeof TASK_STATUSES)[number];
 export type StepType = (typeof STEP_TYPES)[number];
+export type SkipMode = (typeof SKIP_MODES)[number];
+export type SkipReason = (typeof SKIP_REASONS)[number];
 
 /** A row of pgflow.flows (`Flow` is the DSL's flow definition). */
 export interface FlowRecord {
@@ -38,6 +43,10 @@ export interface StepRecord {
   optTimeout: number | null;
   createdAt: Date;
   optStartDelay: number | null;
+  requiredInputPattern: { [key: string]: Json } | null;
+  forbiddenInputPattern: { [key: string]: Json } | null;
+  whenUnmet: SkipMode;
+  whenExhausted: SkipMode;
 }
 
 export interface Dep {
@@ -72,6 +81,8 @@ export interface StepState {
   failedAt: Date | null;
   errorMessage: string | null;
   initialTasks: number | null;
+  skippedAt: Date | null;
+  skipReason: SkipReason | null;
 }
 
 export interface StepTask {
@@ -102,18 +113,21 @@ export interface Worker {
 }
 
 /** A task handed to a worker by start_tasks / claim_tasks. */
-export interface StepTaskRecord<TInput = { run: Json; [dependency: string]: Json }> {
+export interface StepTaskRecord<TInput = Json> {
   flowSlug: string;
   runId: string;
   stepSlug: string;
-  /** `{ run: <run input>, <dependency slug>: <its output> }` for each direct dependency. */
+  /**
+   * A single step's task: `{ run: <run input>, <dependency slug>: <its output> }` for each direct
+   * dependency that completed (a skipped one is absent). A map step's task: the array element at `taskIndex`.
+   */
   input: TInput;
   msgId: number;
   taskIndex: number;
 }
 
 /** A task handed out by claim_tasks: a StepTaskRecord plus the attempt its start counts (1 for the first). */
-export interface ClaimedTask<TInput = { run: Json; [dependency: string]: Json }> extends StepTaskRecord<TInput> {
+export interface ClaimedTask<TInput = Json> extends StepTaskRecord<TInput> {
   attemptsCount: number;
 }
 

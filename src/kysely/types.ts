@@ -14,7 +14,7 @@
  * column names and nullability.
  */
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
-import type { Json, RunStatus, StepStatus, StepType, TaskStatus } from '../core/types.js';
+import type { Json, RunStatus, SkipMode, SkipReason, StepStatus, StepType, TaskStatus } from '../core/types.js';
 
 export type { Json, RunStatus, StepStatus, StepType, TaskStatus } from '../core/types.js';
 
@@ -77,6 +77,14 @@ export interface StepsTable {
   opt_timeout: number | null;
   created_at: GeneratedTimestamp;
   opt_start_delay: number | null;
+  /** Run the step only when its input contains this JSON (`input @> pattern`). */
+  required_input_pattern: { [key: string]: Json } | null;
+  /** Run the step only when its input does not contain this JSON. */
+  forbidden_input_pattern: { [key: string]: Json } | null;
+  /** What happens when a condition is not met. */
+  when_unmet: Generated<SkipMode>;
+  /** What happens when a task has failed its last attempt. */
+  when_exhausted: Generated<SkipMode>;
 }
 
 /** `pgflow.deps`: `step_slug` depends on `dep_slug` within a flow. */
@@ -116,8 +124,11 @@ export interface StepStatesTable {
   completed_at: NullableTimestamp;
   failed_at: NullableTimestamp;
   error_message: string | null;
-  /** How many tasks the step has (1 for a single step); NULL while unknown. */
+  /** How many tasks the step has (1 for a single step, one per element for a map); NULL while unknown. */
   initial_tasks: number | null;
+  skipped_at: NullableTimestamp;
+  /** Why the step was skipped: its condition was not met, its handler failed for good, or a dependency was skipped. */
+  skip_reason: SkipReason | null;
 }
 
 /** `pgflow.step_tasks`: the unit of work a worker executes. */

@@ -11,12 +11,32 @@ export const MIN_PGMQ_VERSION = [1, 5] as const;
 
 const isSqlLanguage = (source: SqlSource) => /\blanguage\s+sql\b/i.test(source.sql);
 
+/** The function a source file defines, e.g. `pgflow.step_input` for step_input.sql. */
+const definedName = (source: SqlSource) => /create\s+or\s+replace\s+function\s+([a-z_]+\.[a-z_0-9]+)\s*\(/i.exec(source.sql)?.[1]?.toLowerCase();
+
 /**
  * plpgsql bodies are only parsed at creation, SQL bodies are checked against
- * the catalog, so plpgsql files go first; SQL files follow in name order.
+ * the catalog, so plpgsql files go first; SQL files follow in name order,
+ * except that a SQL function comes after the SQL functions it calls.
  */
 export function creationOrder(sources: SqlSource[]): SqlSource[] {
-  return [...sources].sort((a, b) => Number(isSqlLanguage(a)) - Number(isSqlLanguage(b)) || a.file.localeCompare(b.file));
+  const byName = [...sources].sort((a, b) => a.file.localeCompare(b.file));
+  const sql = byName.filter(isSqlLanguage);
+  const ordered: SqlSource[] = byName.filter((source) => !isSqlLanguage(source));
+  const placed = new Set<SqlSource>();
+  const place = (source: SqlSource, path: SqlSource[]) => {
+    if (placed.has(source)) return;
+    if (path.includes(source)) throw new Error(`SQL functions call each other in a cycle: ${[...path, source].map((item) => item.file).join(' -> ')}`);
+    const body = source.sql.toLowerCase();
+    for (const callee of sql) {
+      const name = definedName(callee);
+      if (callee !== source && name && body.includes(`${name}(`)) place(callee, [...path, source]);
+    }
+    placed.add(source);
+    ordered.push(source);
+  };
+  for (const source of sql) place(source, []);
+  return ordered;
 }
 
 function dollarQuote(text: string): string {

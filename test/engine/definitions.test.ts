@@ -315,22 +315,25 @@ describe('pgflow.add_step call forms (decision 3)', () => {
     expect(singleDeps).toMatchObject({ step_type: 'single', deps_count: 1 });
   });
 
-  it("step_type => 'map' is refused as not supported yet, creating nothing", async () => {
+  it("step_type => 'map': a root map, or a map over one dependency; more dependencies or another type are refused", async () => {
     const flow = await newFlow();
     await db.query(`select pgflow.add_step($1, 'items')`, [flow]);
-    for (const call of [
-      `select pgflow.add_step($1, 'mapped', step_type => 'map')`,
-      `select pgflow.add_step($1, 'mapped', ARRAY['items'], step_type => 'map')`,
-    ]) {
-      const error = await errorOf(() => db.query(call, [flow]));
-      expect(error.code).toBe('0A000');
-      expect(error.message).toMatch(/map/);
-      expect(error.message).toMatch(/not supported/);
-    }
-    expect(await stepRow(flow, 'mapped')).toBeUndefined();
-    expect(await counts(flow)).toEqual({ steps: 1, deps: 0 });
+    await db.query(`select pgflow.add_step($1, 'other')`, [flow]);
+    const [root] = await db.query<StepRow>(`select * from pgflow.add_step($1, 'each_input', step_type => 'map')`, [flow]);
+    expect(root).toMatchObject({ step_type: 'map', deps_count: 0 });
+    const [dependent] = await db.query<StepRow>(`select * from pgflow.add_step($1, 'each_item', ARRAY['items'], step_type => 'map')`, [flow]);
+    expect(dependent).toMatchObject({ step_type: 'map', deps_count: 1 });
+    const twoDeps = await errorOf(() => db.query(`select pgflow.add_step($1, 'each_pair', ARRAY['items', 'other'], step_type => 'map')`, [flow]));
+    expect(twoDeps.code).toBe('22023');
+    expect(twoDeps.message).toBe('map step "each_pair" can depend on one step at most (it maps over that step\'s output), got 2 dependencies: items, other');
+    expect(await stepRow(flow, 'each_pair')).toBeUndefined();
     const unknownType = await errorOf(() => db.query(`select pgflow.add_step($1, 'weird', step_type => 'fanout')`, [flow]));
-    expect(unknownType.message).toContain('fanout');
+    expect(unknownType.message).toBe(`invalid step_type "fanout" for step "weird": expected 'single' or 'map'`);
+    // The type is part of the flow's shape: adding the step again with another type is refused.
+    const retyped = await errorOf(() => db.query(`select pgflow.add_step($1, 'each_item', ARRAY['items'])`, [flow]));
+    expect(retyped.message).toBe(`step "each_item" of flow "${flow}" already exists as a map step; it cannot become a single step`);
+    await expect(db.query(`select pgflow.add_step($1, 'each_item', ARRAY['items'], step_type => 'map')`, [flow])).resolves.toHaveLength(1);
+    expect(await counts(flow)).toEqual({ steps: 4, deps: 1 });
   });
 
   it('no call form fails as "function is not unique" (every form, by catalog resolution)', async () => {
@@ -395,10 +398,10 @@ describe('pgflow.add_step call forms (decision 3)', () => {
     await db.query(statements.join('\n'));
     expect(await counts(flow)).toEqual({ steps: 6, deps: 5 });
 
-    // A map step compiles to step_type => 'map', which is refused cleanly.
-    const mapError = await errorOf(() => db.query(`SELECT pgflow.add_step('${flow}', 'each', ARRAY['a'], step_type => 'map');`));
-    expect(mapError.code).toBe('0A000');
-    expect(await counts(flow)).toEqual({ steps: 6, deps: 5 });
+    // A map step compiles to step_type => 'map'.
+    await db.query(`SELECT pgflow.add_step('${flow}', 'each', ARRAY['a'], step_type => 'map');`);
+    expect(await stepRow(flow, 'each')).toMatchObject({ step_type: 'map', deps_count: 1 });
+    expect(await counts(flow)).toEqual({ steps: 7, deps: 6 });
   });
 });
 

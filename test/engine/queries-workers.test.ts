@@ -38,6 +38,8 @@ const STEP_KEYS = [
   'remaining_deps',
   'remaining_tasks',
   'run_id',
+  'skip_reason',
+  'skipped_at',
   'started_at',
   'status',
   'step_slug',

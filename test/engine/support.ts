@@ -52,6 +52,13 @@ export interface StepSpec {
   baseDelay?: number;
   timeout?: number;
   startDelay?: number;
+  stepType?: 'single' | 'map';
+  /** required_input_pattern: run only when the step's input contains this. */
+  if?: Record<string, unknown>;
+  /** forbidden_input_pattern: run only when the step's input does not contain this. */
+  ifNot?: Record<string, unknown>;
+  whenUnmet?: 'fail' | 'skip' | 'skip-cascade';
+  whenExhausted?: 'fail' | 'skip' | 'skip-cascade';
 }
 
 export interface FlowSpec {
@@ -73,8 +80,22 @@ export async function defineFlow(db: Db, flowSlug: string, spec: FlowSpec): Prom
     const step = typeof raw === 'string' ? { slug: raw } : raw;
     await db.query(
       `select pgflow.add_step(flow_slug => $1::text, step_slug => $2::text, deps_slugs => $3::text[],
-         max_attempts => $4::int, base_delay => $5::int, timeout => $6::int, start_delay => $7::int)`,
-      [flowSlug, step.slug, step.deps ?? [], step.maxAttempts ?? null, step.baseDelay ?? null, step.timeout ?? null, step.startDelay ?? null],
+         max_attempts => $4::int, base_delay => $5::int, timeout => $6::int, start_delay => $7::int, step_type => $8::text,
+         required_input_pattern => $9::jsonb, forbidden_input_pattern => $10::jsonb, when_unmet => $11::text, when_exhausted => $12::text)`,
+      [
+        flowSlug,
+        step.slug,
+        step.deps ?? [],
+        step.maxAttempts ?? null,
+        step.baseDelay ?? null,
+        step.timeout ?? null,
+        step.startDelay ?? null,
+        step.stepType ?? 'single',
+        step.if ? JSON.stringify(step.if) : null,
+        step.ifNot ? JSON.stringify(step.ifNot) : null,
+        step.whenUnmet ?? null,
+        step.whenExhausted ?? null,
+      ],
     );
   }
   return flowSlug;
@@ -113,6 +134,8 @@ export interface StepStateRow {
   failed_at: Date | null;
   error_message: string | null;
   initial_tasks: number | null;
+  skipped_at: Date | null;
+  skip_reason: string | null;
 }
 
 export interface StepTaskRow {
@@ -137,7 +160,7 @@ export interface TaskRecord {
   flow_slug: string;
   run_id: string;
   step_slug: string;
-  input: Record<string, unknown>;
+  input: any;
   msg_id: string;
   task_index: number;
 }
@@ -237,4 +260,44 @@ export async function visibleIn(db: Db, flowSlug: string, msgId: string | number
     [String(msgId)],
   );
   return row ? row.visible_in : null;
+}
+
+/** A task claimed by claim_tasks. */
+export interface ClaimedTaskRow extends TaskRecord {
+  attempts_count: number;
+}
+
+/**
+ * Works the flow's queue as a batched worker would (claim_tasks, then one complete_tasks per batch;
+ * fail_task for a handler that throws) until a claim finds nothing; returns the tasks it handled.
+ */
+export async function drain(
+  db: Db,
+  flowSlug: string,
+  handler: (task: ClaimedTaskRow) => unknown = (task) => task.input,
+  batchSize = 100,
+): Promise<ClaimedTaskRow[]> {
+  const workerId = newWorkerId();
+  const handled: ClaimedTaskRow[] = [];
+  for (;;) {
+    const tasks = await db.query<ClaimedTaskRow>(`select * from pgflow.claim_tasks($1::text, $2::uuid, $3::int)`, [flowSlug, workerId, batchSize]);
+    if (tasks.length === 0) return handled;
+    const done: { task: ClaimedTaskRow; output: unknown }[] = [];
+    for (const task of tasks) {
+      handled.push(task);
+      try {
+        done.push({ task, output: handler(task) });
+      } catch (error) {
+        await failTask(db, task.run_id, task.step_slug, (error as Error).message, task.task_index);
+      }
+    }
+    if (done.length > 0) {
+      await db.query(`select pgflow.complete_tasks($1::uuid[], $2::text[], $3::int[], $4::text[]::jsonb[])`, [
+        done.map(({ task }) => task.run_id),
+        done.map(({ task }) => task.step_slug),
+        done.map(({ task }) => task.task_index),
+        done.map(({ output }) => (output === undefined ? null : JSON.stringify(output))),
+      ]);
+    }
+  }
 }

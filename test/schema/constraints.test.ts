@@ -147,6 +147,30 @@ const CHECKS: ConstraintCase[] = [
     bad: [insertStep('c', 'opt_start_delay', '-1')],
     good: [insertStep('c', 'opt_start_delay', '0'), insertStep('c', 'opt_start_delay', 'null')],
   },
+  {
+    table: 'steps',
+    constraint: 'required_input_pattern_is_object',
+    bad: [insertStep('c', 'required_input_pattern', `'[1]'`), insertStep('c', 'required_input_pattern', `'"text"'`)],
+    good: [insertStep('c', 'required_input_pattern', `'{"run": {"a": 1}}'`), insertStep('c', 'required_input_pattern', 'null')],
+  },
+  {
+    table: 'steps',
+    constraint: 'forbidden_input_pattern_is_object',
+    bad: [insertStep('c', 'forbidden_input_pattern', `'1'`)],
+    good: [insertStep('c', 'forbidden_input_pattern', `'{}'`), insertStep('c', 'forbidden_input_pattern', 'null')],
+  },
+  {
+    table: 'steps',
+    constraint: 'when_unmet_is_valid',
+    bad: [insertStep('c', 'when_unmet', `'ignore'`), insertStep('c', 'when_unmet', `'Skip'`)],
+    good: ['fail', 'skip', 'skip-cascade'].map((mode) => insertStep('c', 'when_unmet', `'${mode}'`)),
+  },
+  {
+    table: 'steps',
+    constraint: 'when_exhausted_is_valid',
+    bad: [insertStep('c', 'when_exhausted', `'retry'`)],
+    good: ['fail', 'skip', 'skip-cascade'].map((mode) => insertStep('c', 'when_exhausted', `'${mode}'`)),
+  },
   // deps
   {
     table: 'deps',
@@ -204,7 +228,31 @@ const CHECKS: ConstraintCase[] = [
     table: 'step_states',
     constraint: 'status_is_valid',
     bad: [updateStepState('b', `status = 'waiting'`), updateStepState('b', `status = 'queued'`)],
-    good: [updateStepState('b', `status = 'failed', failed_at = ${T3}`)],
+    good: [updateStepState('b', `status = 'failed', failed_at = ${T3}`), updateStepState('b', `status = 'skipped', skipped_at = ${T3}, skip_reason = 'condition_unmet'`)],
+  },
+  {
+    table: 'step_states',
+    constraint: 'skipped_at_matches_status',
+    bad: [updateStepState('b', `status = 'skipped', skip_reason = 'condition_unmet'`), updateStepState('b', `skipped_at = ${T3}`)],
+    good: [updateStepState('b', `status = 'skipped', skipped_at = ${T3}, skip_reason = 'dependency_skipped'`)],
+  },
+  {
+    table: 'step_states',
+    constraint: 'skip_reason_matches_status',
+    bad: [updateStepState('b', `status = 'skipped', skipped_at = ${T3}`), updateStepState('b', `skip_reason = 'condition_unmet'`)],
+    good: [updateStepState('a', `status = 'skipped', skipped_at = ${T3}, skip_reason = 'handler_failed'`)],
+  },
+  {
+    table: 'step_states',
+    constraint: 'skip_reason_is_valid',
+    bad: [updateStepState('b', `status = 'skipped', skipped_at = ${T3}, skip_reason = 'because'`)],
+    good: ['condition_unmet', 'handler_failed', 'dependency_skipped'].map((reason) => updateStepState('b', `status = 'skipped', skipped_at = ${T3}, skip_reason = '${reason}'`)),
+  },
+  {
+    table: 'step_states',
+    constraint: 'skipped_at_is_after_created_at',
+    bad: [updateStepState('b', `status = 'skipped', skipped_at = ${T0}, skip_reason = 'condition_unmet'`)],
+    good: [updateStepState('b', `status = 'skipped', skipped_at = ${T1}, skip_reason = 'condition_unmet'`)],
   },
   { table: 'step_states', constraint: 'step_states_remaining_deps_check', bad: [updateStepState('b', 'remaining_deps = -1')], good: [updateStepState('b', 'remaining_deps = 0')] },
   { table: 'step_states', constraint: 'step_states_remaining_tasks_check', bad: [updateStepState('a', 'remaining_tasks = -1')], good: [updateStepState('a', 'remaining_tasks = 0')] },

@@ -1,13 +1,22 @@
 -- pgflow.add_step(...): adds a step to a flow, after the steps it depends on.
 --
 -- Two overloads serve every call form: the main one takes dependencies and named options
--- (max_attempts, base_delay, timeout, start_delay, step_type); the second takes the three options
+-- (max_attempts, base_delay, timeout, start_delay, step_type, and the condition: required_input_pattern,
+-- forbidden_input_pattern, when_unmet, when_exhausted); the second takes the three options
 -- positionally for a step without dependencies (`add_step('f', 's', 7, 2, 30)`). Its parameters carry
 -- other names, so named calls always resolve to the main signature.
 --
+-- step_type is 'single' (one task) or 'map' (one task per element of an array: the run input for a
+-- map without dependencies, else the output of its one dependency). A step runs only when its input
+-- contains required_input_pattern and does not contain forbidden_input_pattern (JSON objects, checked
+-- with @>); otherwise when_unmet decides: 'skip' (default), 'skip-cascade' or 'fail'. when_exhausted
+-- decides what a task that failed its last attempt does: 'fail' the run (default), or 'skip' /
+-- 'skip-cascade' the step.
+--
 -- Invariants: dependencies must already exist, so the steps always form a DAG; the flow row is locked
 -- so concurrent calls number steps without gaps or clashes; adding an existing step again is a no-op
--- (options passed are updated), while changing its dependencies is refused. Errors leave nothing behind.
+-- (options and conditions passed are updated), while changing its dependencies or its type is refused.
+-- Errors leave nothing behind.
 create or replace function pgflow.add_step(
   flow_slug text,
   step_slug text,
@@ -16,7 +25,11 @@ create or replace function pgflow.add_step(
   base_delay integer default null,
   timeout integer default null,
   start_delay integer default null,
-  step_type text default 'single'
+  step_type text default 'single',
+  required_input_pattern jsonb default null,
+  forbidden_input_pattern jsonb default null,
+  when_unmet text default null,
+  when_exhausted text default null
 )
 returns pgflow.steps
 language plpgsql
@@ -40,12 +53,29 @@ begin
       using errcode = '22023',
             hint = 'A slug has 1 to 128 letters, digits and underscores, starts with a letter or underscore, and is not "run" (reserved for the run input).';
   end if;
-  if coalesce(add_step.step_type, 'single') = 'map' then
-    raise exception 'map steps are not supported yet (step "%" of flow "%")', add_step.step_slug, add_step.flow_slug
-      using errcode = '0A000', hint = 'Use step_type ''single''.';
+  if coalesce(add_step.step_type, 'single') not in ('single', 'map') then
+    raise exception 'invalid step_type "%" for step "%": expected ''single'' or ''map''', add_step.step_type, add_step.step_slug
+      using errcode = '22023';
   end if;
-  if coalesce(add_step.step_type, 'single') <> 'single' then
-    raise exception 'invalid step_type "%" for step "%": expected ''single''', add_step.step_type, add_step.step_slug
+  if add_step.step_type = 'map' and cardinality(v_deps) > 1 then
+    raise exception 'map step "%" can depend on one step at most (it maps over that step''s output), got % dependencies: %',
+      add_step.step_slug, cardinality(v_deps), array_to_string(v_deps, ', ')
+      using errcode = '22023';
+  end if;
+  if add_step.required_input_pattern is not null and jsonb_typeof(add_step.required_input_pattern) <> 'object' then
+    raise exception 'required_input_pattern of step "%" must be a JSON object, got %', add_step.step_slug, jsonb_typeof(add_step.required_input_pattern)
+      using errcode = '22023';
+  end if;
+  if add_step.forbidden_input_pattern is not null and jsonb_typeof(add_step.forbidden_input_pattern) <> 'object' then
+    raise exception 'forbidden_input_pattern of step "%" must be a JSON object, got %', add_step.step_slug, jsonb_typeof(add_step.forbidden_input_pattern)
+      using errcode = '22023';
+  end if;
+  if add_step.when_unmet not in ('fail', 'skip', 'skip-cascade') then
+    raise exception 'invalid when_unmet "%" for step "%": expected ''fail'', ''skip'' or ''skip-cascade''', add_step.when_unmet, add_step.step_slug
+      using errcode = '22023';
+  end if;
+  if add_step.when_exhausted not in ('fail', 'skip', 'skip-cascade') then
+    raise exception 'invalid when_exhausted "%" for step "%": expected ''fail'', ''skip'' or ''skip-cascade''', add_step.when_exhausted, add_step.step_slug
       using errcode = '22023';
   end if;
   if add_step.max_attempts < 0 then
@@ -101,18 +131,32 @@ begin
         add_step.step_slug, add_step.flow_slug, array_to_string(v_existing_deps, ', '), array_to_string(v_deps, ', ')
         using errcode = '22023', hint = 'Create a new flow (or a step with another slug) to change the shape of a flow.';
     end if;
+    if v_step.step_type <> coalesce(add_step.step_type, 'single') then
+      raise exception 'step "%" of flow "%" already exists as a % step; it cannot become a % step',
+        add_step.step_slug, add_step.flow_slug, v_step.step_type, coalesce(add_step.step_type, 'single')
+        using errcode = '22023', hint = 'Create a new flow (or a step with another slug) to change the shape of a flow.';
+    end if;
     update pgflow.steps s
     set opt_max_attempts = coalesce(add_step.max_attempts, s.opt_max_attempts),
         opt_base_delay = coalesce(add_step.base_delay, s.opt_base_delay),
         opt_timeout = coalesce(add_step.timeout, s.opt_timeout),
-        opt_start_delay = coalesce(add_step.start_delay, s.opt_start_delay)
+        opt_start_delay = coalesce(add_step.start_delay, s.opt_start_delay),
+        required_input_pattern = coalesce(add_step.required_input_pattern, s.required_input_pattern),
+        forbidden_input_pattern = coalesce(add_step.forbidden_input_pattern, s.forbidden_input_pattern),
+        when_unmet = coalesce(add_step.when_unmet, s.when_unmet),
+        when_exhausted = coalesce(add_step.when_exhausted, s.when_exhausted)
     where s.flow_slug = add_step.flow_slug
       and s.step_slug = add_step.step_slug
-      and (s.opt_max_attempts, s.opt_base_delay, s.opt_timeout, s.opt_start_delay) is distinct from (
+      and (s.opt_max_attempts, s.opt_base_delay, s.opt_timeout, s.opt_start_delay,
+           s.required_input_pattern, s.forbidden_input_pattern, s.when_unmet, s.when_exhausted) is distinct from (
         coalesce(add_step.max_attempts, s.opt_max_attempts),
         coalesce(add_step.base_delay, s.opt_base_delay),
         coalesce(add_step.timeout, s.opt_timeout),
-        coalesce(add_step.start_delay, s.opt_start_delay)
+        coalesce(add_step.start_delay, s.opt_start_delay),
+        coalesce(add_step.required_input_pattern, s.required_input_pattern),
+        coalesce(add_step.forbidden_input_pattern, s.forbidden_input_pattern),
+        coalesce(add_step.when_unmet, s.when_unmet),
+        coalesce(add_step.when_exhausted, s.when_exhausted)
       )
     returning s.* into v_step;
     if v_step.step_slug is null then
@@ -123,18 +167,23 @@ begin
 
   insert into pgflow.steps (
     flow_slug, step_slug, step_type, step_index, deps_count,
-    opt_max_attempts, opt_base_delay, opt_timeout, opt_start_delay
+    opt_max_attempts, opt_base_delay, opt_timeout, opt_start_delay,
+    required_input_pattern, forbidden_input_pattern, when_unmet, when_exhausted
   )
   values (
     add_step.flow_slug,
     add_step.step_slug,
-    'single',
+    coalesce(add_step.step_type, 'single'),
     (select coalesce(max(s.step_index) + 1, 0) from pgflow.steps s where s.flow_slug = add_step.flow_slug),
     cardinality(v_deps),
     add_step.max_attempts,
     add_step.base_delay,
     add_step.timeout,
-    add_step.start_delay
+    add_step.start_delay,
+    add_step.required_input_pattern,
+    add_step.forbidden_input_pattern,
+    coalesce(add_step.when_unmet, 'skip'),
+    coalesce(add_step.when_exhausted, 'fail')
   )
   returning * into v_step;
 

@@ -3,7 +3,8 @@
 --
 -- The output is stored and the task's message archived. When the step has no task left it completes
 -- (step:completed), counts off its run's remaining steps and its dependents' remaining dependencies;
--- dependents left with none start at once; a run with no step left completes (run:completed).
+-- dependents left with none start at once (see pgflow.advance_runs for maps and conditions); a run
+-- with no step left completes (run:completed).
 -- Invariants: the run's row is locked first, so a task is completed at most once and concurrent calls
 -- cannot deadlock; a task that is not `started`, or whose run is not `started`, is left alone and no
 -- row is returned; a task that does not exist is an error. One row at a time, with primary-key
@@ -25,6 +26,7 @@ declare
   v_step_completed boolean;
   v_remaining_steps integer;
   v_ready text[];
+  v_settle boolean;
 begin
   select r.flow_slug into v_flow
   from pgflow.runs r
@@ -76,23 +78,30 @@ begin
     where r.run_id = complete_task.run_id
     returning r.remaining_steps into v_remaining_steps;
 
-    -- Dependents wait for one dependency less; those left with none start now.
+    -- Dependents wait for one dependency less. Those left with none start now when they are single
+    -- steps without a condition; the others (maps, conditions) are settled by pgflow.advance_runs.
     with waiting as (
       update pgflow.step_states s
       set remaining_deps = s.remaining_deps - 1,
-          status = case when s.remaining_deps = 1 and s.status = 'created' then 'started' else s.status end,
-          started_at = case when s.remaining_deps = 1 and s.status = 'created' then clock_timestamp() else s.started_at end,
-          remaining_tasks = case when s.remaining_deps = 1 and s.status = 'created' then s.initial_tasks else s.remaining_tasks end
+          status = case when s.remaining_deps = 1 and s.status = 'created' and plain.starts then 'started' else s.status end,
+          started_at = case when s.remaining_deps = 1 and s.status = 'created' and plain.starts then clock_timestamp() else s.started_at end,
+          remaining_tasks = case when s.remaining_deps = 1 and s.status = 'created' and plain.starts then s.initial_tasks else s.remaining_tasks end
       from pgflow.deps d
+      join pgflow.steps step on step.flow_slug = d.flow_slug and step.step_slug = d.step_slug
+      cross join lateral (
+        select step.step_type = 'single' and step.required_input_pattern is null and step.forbidden_input_pattern is null as starts
+      ) plain
       where d.flow_slug = v_flow
         and d.dep_slug = complete_task.step_slug
         and s.run_id = complete_task.run_id
         and s.step_slug = d.step_slug
       returning s.step_slug, s.remaining_deps, s.status
     )
-    select array_agg(waiting.step_slug) into v_ready
+    select array_agg(waiting.step_slug) filter (where waiting.status = 'started'),
+      coalesce(bool_or(waiting.status = 'created'), false)
+    into v_ready, v_settle
     from waiting
-    where waiting.remaining_deps = 0 and waiting.status = 'started';
+    where waiting.remaining_deps = 0;
 
     if v_ready is not null then
       perform pgflow.queue_step_tasks(
@@ -101,7 +110,9 @@ begin
         v_ready
       );
     end if;
-    if v_remaining_steps = 0 then
+    if v_settle then
+      perform pgflow.advance_runs(array[complete_task.run_id]);
+    elsif v_remaining_steps = 0 then
       perform pgflow.complete_runs(array[complete_task.run_id]);
     end if;
   end if;

@@ -4,8 +4,9 @@
 -- completed tasks.
 --
 -- For each completed task: the output is stored and its message archived; a step whose tasks are all
--- done completes (step:completed), counts off its run's remaining steps and its dependents' remaining
--- dependencies; dependents left with none start at once; runs with no step left complete.
+-- done (one for a single step, one per element for a map) completes (step:completed), counts off its
+-- run's remaining steps and its dependents' remaining dependencies; dependents left with none start
+-- at once (see pgflow.advance_runs for maps and conditions); runs with no step left complete.
 -- Invariants: run rows are locked first, in run_id order, so concurrent calls cannot deadlock and a
 -- task is completed at most once: only `started` tasks of `started` runs change; others are skipped
 -- and not returned. A task that does not exist is an error, and nothing of the call is kept.
@@ -32,6 +33,7 @@ declare
   v_ready_runs uuid[];
   v_ready_slugs text[];
   v_finished_runs uuid[];
+  v_settle_runs uuid[];
 begin
   if cardinality(complete_tasks.run_ids) is distinct from cardinality(complete_tasks.step_slugs)
     or cardinality(complete_tasks.run_ids) is distinct from cardinality(complete_tasks.task_indexes)
@@ -128,29 +130,38 @@ begin
     )
     select array_agg(counted.run_id) into v_finished_runs from counted where counted.remaining_steps = 0;
 
-    -- Dependents wait for one dependency less; those left with none start now.
+    -- Dependents wait for one dependency less. Those left with none start now when they are single
+    -- steps without a condition; the others (maps, conditions) are settled by pgflow.advance_runs.
     with waiting as (
       update pgflow.step_states s
       set remaining_deps = s.remaining_deps - c.n,
-          status = case when s.remaining_deps = c.n and s.status = 'created' then 'started' else s.status end,
-          started_at = case when s.remaining_deps = c.n and s.status = 'created' then clock_timestamp() else s.started_at end,
-          remaining_tasks = case when s.remaining_deps = c.n and s.status = 'created' then s.initial_tasks else s.remaining_tasks end
+          status = case when s.remaining_deps = c.n and s.status = 'created' and c.plain then 'started' else s.status end,
+          started_at = case when s.remaining_deps = c.n and s.status = 'created' and c.plain then clock_timestamp() else s.started_at end,
+          remaining_tasks = case when s.remaining_deps = c.n and s.status = 'created' and c.plain then s.initial_tasks else s.remaining_tasks end
       from (
-        select c.run_id, d.step_slug, count(*)::integer as n
+        select c.run_id, d.step_slug, count(*)::integer as n,
+          bool_and(step.step_type = 'single' and step.required_input_pattern is null and step.forbidden_input_pattern is null) as plain
         from unnest(v_step_runs, v_step_slugs, v_step_flows) as c(run_id, step_slug, flow_slug)
         join pgflow.deps d on d.flow_slug = c.flow_slug and d.dep_slug = c.step_slug
+        join pgflow.steps step on step.flow_slug = d.flow_slug and step.step_slug = d.step_slug
         group by c.run_id, d.step_slug
       ) c
       where s.run_id = c.run_id and s.step_slug = c.step_slug
       returning s.flow_slug, s.run_id, s.step_slug, s.remaining_deps, s.status
     )
-    select array_agg(waiting.flow_slug), array_agg(waiting.run_id), array_agg(waiting.step_slug)
-    into v_ready_flows, v_ready_runs, v_ready_slugs
+    select array_agg(waiting.flow_slug) filter (where waiting.status = 'started'),
+      array_agg(waiting.run_id) filter (where waiting.status = 'started'),
+      array_agg(waiting.step_slug) filter (where waiting.status = 'started'),
+      array_agg(distinct waiting.run_id) filter (where waiting.status = 'created')
+    into v_ready_flows, v_ready_runs, v_ready_slugs, v_settle_runs
     from waiting
-    where waiting.remaining_deps = 0 and waiting.status = 'started';
+    where waiting.remaining_deps = 0;
 
     if v_ready_runs is not null then
       perform pgflow.queue_step_tasks(v_ready_flows, v_ready_runs, v_ready_slugs);
+    end if;
+    if v_settle_runs is not null then
+      perform pgflow.advance_runs(v_settle_runs);
     end if;
     if v_finished_runs is not null then
       perform pgflow.complete_runs(v_finished_runs);

@@ -3,8 +3,9 @@
 --
 -- With attempts left the task returns to `queued` and its message becomes visible again after
 -- calculate_retry_delay(base_delay, attempts_count - 1) seconds (base_delay, then doubling). The last
--- allowed attempt fails the task and then the whole run (see pgflow.fail_run). Per-step options
--- override the flow's. Invariants: the run's row is locked first; a task that is not `started`, or
+-- allowed attempt fails the task, and then the whole run or, when the step's when_exhausted says so,
+-- only the step, which is skipped (see pgflow.handle_exhausted_task). Per-step options override the
+-- flow's. A map step's tasks fail and retry one by one. Invariants: the run's row is locked first; a task that is not `started`, or
 -- whose run has failed, is left alone and no row is returned; a task that does not exist is an error.
 create or replace function pgflow.fail_task(
   run_id uuid,
@@ -65,7 +66,7 @@ begin
   if v_task.status = 'queued' then
     perform pgmq.set_vt(v_task.flow_slug, v_task.message_id, pgflow.calculate_retry_delay(v_base_delay, v_task.attempts_count - 1));
   else
-    perform pgflow.fail_run(v_task.run_id, v_task.step_slug, v_task.error_message);
+    perform pgflow.handle_exhausted_task(v_task.run_id, v_task.step_slug, v_task.error_message);
   end if;
 
   return next v_task;

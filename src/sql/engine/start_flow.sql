@@ -1,9 +1,13 @@
--- pgflow.start_flow(flow_slug, input, run_id): starts a run of the flow with `input` (a JSON object)
--- and returns the run. `run_id` lets the caller choose the run's id.
+-- pgflow.start_flow(flow_slug, input, run_id): starts a run of the flow with `input` and returns the
+-- run. `run_id` lets the caller choose the run's id. The input is a JSON object, or a JSON array when
+-- the flow has a root map step (one that maps over the run input).
 --
 -- Creates the run (remaining_steps = the flow's step count) and a state per step waiting for its
--- dependencies; steps without dependencies start at once and their tasks are queued. A flow without
--- steps completes immediately. Events: run:started (then run:completed for an empty flow).
+-- dependencies; a root map knows its size from the input, a map over a dependency learns it later.
+-- Root steps start at once and their tasks are queued; a root step with a condition is checked first,
+-- and a root map over an empty array completes at once (see pgflow.advance_runs). A flow without steps,
+-- or whose steps all finish without a task, completes immediately. Events: run:started (then the
+-- events of those steps, and run:completed).
 -- Invariants: everything happens in one transaction, so a failed start leaves nothing behind.
 create or replace function pgflow.start_flow(
   flow_slug text,
@@ -16,12 +20,27 @@ set search_path = ''
 as $$
 declare
   v_run pgflow.runs;
+  v_root_map text;
+  v_input_size integer;
+  v_waiting boolean;
 begin
   if not exists (select 1 from pgflow.flows f where f.flow_slug = start_flow.flow_slug) then
     raise exception 'flow "%" does not exist', start_flow.flow_slug
       using errcode = '42704', hint = 'Create it with pgflow.create_flow() and pgflow.add_step().';
   end if;
-  if start_flow.input is null or jsonb_typeof(start_flow.input) <> 'object' then
+  select s.step_slug into v_root_map
+  from pgflow.steps s
+  where s.flow_slug = start_flow.flow_slug and s.step_type = 'map' and s.deps_count = 0
+  order by s.step_index
+  limit 1;
+  if v_root_map is not null then
+    if start_flow.input is null or jsonb_typeof(start_flow.input) <> 'array' then
+      raise exception 'flow "%" maps its input in step "%", so the input of a run must be a JSON array, got %',
+        start_flow.flow_slug, v_root_map, coalesce(jsonb_typeof(start_flow.input), 'NULL')
+        using errcode = '22023';
+    end if;
+    v_input_size := jsonb_array_length(start_flow.input);
+  elsif start_flow.input is null or jsonb_typeof(start_flow.input) <> 'object' then
     raise exception 'the input of a run must be a JSON object, got %', coalesce(jsonb_typeof(start_flow.input), 'NULL')
       using errcode = '22023';
   end if;
@@ -39,14 +58,29 @@ begin
   )
   returning * into v_run;
 
-  -- Steps without dependencies start at once; the others wait for them.
-  insert into pgflow.step_states (flow_slug, run_id, step_slug, remaining_deps, initial_tasks, status, started_at, remaining_tasks)
-  select s.flow_slug, v_run.run_id, s.step_slug, s.deps_count, 1,
-    case when s.deps_count = 0 then 'started' else 'created' end,
-    case when s.deps_count = 0 then now() end,
-    case when s.deps_count = 0 then 1 end
-  from pgflow.steps s
-  where s.flow_slug = start_flow.flow_slug;
+  -- Root steps without a condition and with tasks start at once; the others wait, for their
+  -- dependencies or for pgflow.advance_runs below.
+  with states as (
+    insert into pgflow.step_states (flow_slug, run_id, step_slug, remaining_deps, initial_tasks, status, started_at, remaining_tasks)
+    select s.flow_slug, v_run.run_id, s.step_slug, s.deps_count, size.tasks,
+      case when plain.starts then 'started' else 'created' end,
+      case when plain.starts then clock_timestamp() end,
+      case when plain.starts then size.tasks end
+    from pgflow.steps s
+    cross join lateral (
+      select case
+        when s.step_type = 'single' then 1
+        when s.deps_count = 0 then v_input_size
+      end as tasks
+    ) size
+    cross join lateral (
+      select s.deps_count = 0 and size.tasks > 0
+        and s.required_input_pattern is null and s.forbidden_input_pattern is null as starts
+    ) plain
+    where s.flow_slug = start_flow.flow_slug
+    returning step_states.status, step_states.remaining_deps
+  )
+  select coalesce(bool_or(states.status = 'created' and states.remaining_deps = 0), false) into v_waiting from states;
 
   perform pgflow.emit_event(
     'run:started',
@@ -55,12 +89,14 @@ begin
       'started_at', v_run.started_at)
   );
 
-  perform pgflow.queue_step_tasks(array_agg(s.flow_slug), array_agg(v_run.run_id), array_agg(s.step_slug))
-  from pgflow.steps s
-  where s.flow_slug = start_flow.flow_slug and s.deps_count = 0;
+  perform pgflow.queue_step_tasks(array_agg(v_run.flow_slug), array_agg(v_run.run_id), array_agg(s.step_slug order by step.step_index))
+  from pgflow.step_states s
+  join pgflow.steps step on step.flow_slug = s.flow_slug and step.step_slug = s.step_slug
+  where s.run_id = v_run.run_id and s.status = 'started'
+  having count(*) > 0;
 
-  if v_run.remaining_steps = 0 then
-    perform pgflow.complete_runs(array[v_run.run_id]);
+  if v_waiting or v_run.remaining_steps = 0 then
+    perform pgflow.advance_runs(array[v_run.run_id]);
   end if;
 
   return query select r.* from pgflow.runs r where r.run_id = v_run.run_id;

@@ -1,7 +1,8 @@
--- pgflow.start_ready_steps(run_id): starts every step of the run that waits for no dependency.
+-- pgflow.start_ready_steps(run_id): starts every step of the run that waits for no dependency, after
+-- checking its condition; a map over an empty array completes at once (see pgflow.advance_runs, which
+-- this runs for one run).
 --
--- Invariants: see pgflow.start_steps; the run's row is locked first, and nothing starts in a run
--- that has failed or completed.
+-- Invariants: the run's row is locked first, and nothing starts in a run that has failed or completed.
 create or replace function pgflow.start_ready_steps(run_id uuid)
 returns void
 language plpgsql
@@ -9,10 +10,6 @@ set search_path = ''
 as $$
 begin
   perform 1 from pgflow.runs r where r.run_id = start_ready_steps.run_id for update;
-  perform pgflow.start_steps(array_agg(s.run_id), array_agg(s.step_slug))
-  from pgflow.step_states s
-  where s.run_id = start_ready_steps.run_id
-    and s.status = 'created'
-    and s.remaining_deps = 0;
+  perform pgflow.advance_runs(array[start_ready_steps.run_id]);
 end;
 $$;

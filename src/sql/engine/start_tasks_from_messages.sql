@@ -1,14 +1,15 @@
 -- pgflow.start_tasks_from_messages(flow_slug, msg_ids, worker_id, move_visibility): the work of
 -- pgflow.start_tasks and pgflow.claim_tasks. Starts the tasks behind messages read from the flow's
--- queue and returns them with their input: {"run": <run input>, <dep>: <output>} for each direct
--- dependency, and the attempt each start counts. `move_visibility` = false when the caller has
+-- queue and returns them with their input — {"run": <run input>, <dep>: <output>} for each direct
+-- dependency that completed, or for a map step's task its element of the array — and the attempt each
+-- start counts. `move_visibility` = false when the caller has
 -- already hidden the messages for the right time (claim_tasks reads them that way).
 --
 -- A task starts when it is `queued`, or when it is `started` but its worker went silent: the clock is
 -- past started_at + timeout + 2 s. Each start counts an attempt, records the worker (registering an
 -- unknown worker id) and hides the message until timeout + 2 s from now, so a dead worker's task
--- comes back once and only once that time has passed. A silent task with no attempt left fails the
--- run instead. Messages of tasks still running get their visibility pushed to the task's deadline.
+-- comes back once and only once that time has passed. A silent task with no attempt left fails
+-- instead, with the run or only its step (pgflow.handle_exhausted_task). Messages of tasks still running get their visibility pushed to the task's deadline.
 -- Invariants: tasks of runs that are not `started` never start; a task is started by one caller at a
 -- time (its row is locked with SKIP LOCKED, in the same pass that reads it); failing a silent task
 -- takes its run's row lock without waiting (SKIP LOCKED), so this never waits on a lock it could
@@ -52,7 +53,7 @@ begin
   -- One pass over the messages' tasks: lock them, then start those that may start and note the
   -- silent ones that have no attempt left.
   with tasks as (
-    select t.run_id, t.step_slug, t.task_index, t.status, t.attempts_count,
+    select t.run_id, t.step_slug, t.task_index, t.status, t.attempts_count, s.step_type, s.deps_count,
       coalesce(s.opt_max_attempts, v_flow.opt_max_attempts) as max_attempts,
       coalesce(s.opt_timeout, v_flow.opt_timeout) as timeout,
       t.status = 'started'
@@ -82,18 +83,43 @@ begin
       t.flow_slug,
       t.run_id,
       t.step_slug,
-      jsonb_build_object('run', (select r.input from pgflow.runs r where r.run_id = t.run_id)) || coalesce((
-        select jsonb_object_agg(
-          d.dep_slug,
-          (
-            select dep_task.output
-            from pgflow.step_tasks dep_task
-            where dep_task.run_id = t.run_id and dep_task.step_slug = d.dep_slug and dep_task.task_index = 0
-          )
+      -- The input, built here rather than by pgflow.step_input because this is the hot path: a map
+      -- task gets its element of the array it fans out over; a single step's task gets the run input
+      -- and the output of each dependency that completed.
+      case
+        when c.step_type = 'map' and c.deps_count = 0 then
+          (select r.input -> t.task_index from pgflow.runs r where r.run_id = t.run_id)
+        when c.step_type = 'map' then (
+          select case
+            when dep_step.step_type = 'map' then (
+              select x.output from pgflow.step_tasks x
+              where x.run_id = t.run_id and x.step_slug = d.dep_slug and x.task_index = t.task_index
+            )
+            else (
+              select x.output -> t.task_index from pgflow.step_tasks x
+              where x.run_id = t.run_id and x.step_slug = d.dep_slug and x.task_index = 0
+            )
+          end
+          from pgflow.deps d
+          join pgflow.steps dep_step on dep_step.flow_slug = d.flow_slug and dep_step.step_slug = d.dep_slug
+          where d.flow_slug = t.flow_slug and d.step_slug = t.step_slug
         )
-        from pgflow.deps d
-        where d.flow_slug = t.flow_slug and d.step_slug = t.step_slug
-      ), '{}'::jsonb),
+        else jsonb_build_object('run', (select r.input from pgflow.runs r where r.run_id = t.run_id)) || coalesce((
+          select jsonb_object_agg(d.dep_slug, dep.output)
+          from pgflow.deps d
+          join pgflow.steps dep_step on dep_step.flow_slug = d.flow_slug and dep_step.step_slug = d.dep_slug
+          cross join lateral (
+            select x.output from pgflow.step_tasks x
+            where dep_step.step_type = 'single'
+              and x.run_id = t.run_id and x.step_slug = d.dep_slug and x.task_index = 0 and x.status = 'completed'
+            union all
+            select pgflow.step_output(t.run_id, d.dep_slug)
+            where dep_step.step_type = 'map'
+              and (select ds.status from pgflow.step_states ds where ds.run_id = t.run_id and ds.step_slug = d.dep_slug) = 'completed'
+          ) dep(output)
+          where d.flow_slug = t.flow_slug and d.step_slug = t.step_slug
+        ), '{}'::jsonb)
+      end,
       t.message_id,
       t.task_index,
       t.attempts_count
@@ -113,7 +139,8 @@ begin
   into v_started, v_started_messages, v_hide_seconds, v_first_starts, v_first_runs, v_expired
   from started;
 
-  -- A silent task with no attempt left fails, and its run with it (the task row is ours already).
+  -- A silent task with no attempt left fails, and then its run or, as its step's when_exhausted says,
+  -- only its step (the task row is ours already).
   for v_task in select * from jsonb_array_elements(coalesce(v_expired, '[]'::jsonb))
   loop
     perform 1 from pgflow.runs r where r.run_id = (v_task ->> 'run_id')::uuid and r.status = 'started' for update skip locked;
@@ -127,7 +154,7 @@ begin
       and t.task_index = (v_task ->> 'task_index')::integer
       and t.status = 'started';
     if found then
-      perform pgflow.fail_run((v_task ->> 'run_id')::uuid, v_task ->> 'step_slug', v_error);
+      perform pgflow.handle_exhausted_task((v_task ->> 'run_id')::uuid, v_task ->> 'step_slug', v_error);
     end if;
   end loop;
 
@@ -154,6 +181,21 @@ begin
     end if;
   end if;
 
+  -- step:started once per step: when its first task starts (a map step has many).
+  if v_first_runs is not null then
+    select array_agg(f.run_id order by f.ord), array_agg(f.step_slug order by f.ord)
+    into v_first_runs, v_first_starts
+    from (
+      select distinct on (f.run_id, f.step_slug) f.run_id, f.step_slug, f.ord
+      from unnest(v_first_runs, v_first_starts) with ordinality as f(run_id, step_slug, ord)
+      order by f.run_id, f.step_slug, f.ord
+    ) f
+    where not exists (
+      select 1 from pgflow.step_tasks x
+      where x.run_id = f.run_id and x.step_slug = f.step_slug and x.attempts_count > 0
+        and x.message_id <> all(v_started_messages)
+    );
+  end if;
   if v_first_runs is not null then
     perform pgflow.emit_events(
       'step:started',
