@@ -6,8 +6,9 @@ export default defineConfig({
     root: new URL('..', import.meta.url).pathname,
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/setup/global-setup.ts'],
-    testTimeout: 30_000,
-    hookTimeout: 60_000,
+    // Generous, because many tests run child processes (npm, tsc, the CLI), which a busy machine slows down.
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
     // Test files spend most of their time waiting on PostgreSQL, child processes (npm, tsc, the CLI) and timers,
     // so one more file than there are cores keeps the cores busy.
     maxWorkers: availableParallelism() + 1,
