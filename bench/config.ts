@@ -5,7 +5,7 @@
 import { InvalidArgumentError } from 'commander';
 import type { EmbeddedPostgresMajor } from '../src/embedded/index.js';
 
-export const SCENARIO_NAMES = ['chain', 'fanout', 'wide'] as const;
+export const SCENARIO_NAMES = ['chain', 'fanout', 'wide', 'map'] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
 export const PROTOCOL_NAMES = ['per-task', 'batched'] as const;

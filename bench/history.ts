@@ -4,7 +4,7 @@
  * tables' constraints and looks as the engine leaves a completed run: the run
  * `completed` with its leaf outputs, every step state and task `completed` in
  * one attempt, and each task's message in the queue's archive with a msg_id
- * taken from the queue's own sequence.
+ * taken from the queue's own sequence. A root map there maps over one element.
  */
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
@@ -44,10 +44,10 @@ async function fillChunk(client: pg.Client, scenario: Scenario, offset: number, 
     );
     await client.query(
       `insert into pgflow.runs (run_id, flow_slug, status, input, output, remaining_steps, started_at, completed_at)
-       select r.run_id, $1::text, 'completed', jsonb_build_object('n', r.n), $2::jsonb, 0, r.t0,
-         r.t0 + ($3::integer + 1) * interval '1 ms'
+       select r.run_id, $1::text, 'completed', case when $4::boolean then jsonb_build_array(r.n) else jsonb_build_object('n', r.n) end,
+         $2::jsonb, 0, r.t0, r.t0 + ($3::integer + 1) * interval '1 ms'
        from history_runs r`,
-      [flow, JSON.stringify(output), tasksPerRun(scenario)],
+      [flow, JSON.stringify(output), tasksPerRun(scenario), scenario.mapsOverRuns === true],
     );
     await client.query(
       `insert into pgflow.step_states (flow_slug, run_id, step_slug, status, remaining_tasks, remaining_deps, initial_tasks,

@@ -7,7 +7,7 @@ import pg from 'pg';
 import { settingsFor, type BenchConfig, type ProtocolName } from './config.js';
 import { closeClients, ignoreIdleErrors, openClients, walBytesSince, walPosition } from './connections.js';
 import { readProfile, resetProfile, sampleWaits, type StatementProfile, type WaitShare } from './profile.js';
-import { runsFor, tasksPerRun, type Scenario } from './scenarios.js';
+import { runInput, runsFor, tasksPerMeasuredRun, type Scenario } from './scenarios.js';
 import { startRuns } from './start-runs.js';
 import { verifyCase, type Latency } from './verify.js';
 import { drain, registerWorkers } from './worker-loop.js';
@@ -57,9 +57,9 @@ export async function measureCase(url: string, scenario: Scenario, protocol: Pro
   if (!control) throw new Error('at least one worker connection is needed');
   try {
     const runs = runsFor(scenario, config.runs);
-    const expectedTasks = runs * tasksPerRun(scenario);
+    const expectedTasks = runs * tasksPerMeasuredRun(scenario, config.runs);
     await tryCheckpoint(control);
-    const started = await startRuns(clients, scenario.flowSlug, runs);
+    const started = await startRuns(clients, scenario.flowSlug, runs, (n) => runInput(scenario, n, config.runs));
     const workerIds = await registerWorkers(clients, scenario.flowSlug);
     if (config.profile) await resetProfile(control);
     const walBefore = await walPosition(control);
@@ -78,7 +78,7 @@ export async function measureCase(url: string, scenario: Scenario, protocol: Pro
     await sampler?.end();
     const walBytes = await walBytesSince(control, walBefore);
     const profile = config.profile ? await readProfile(control) : undefined;
-    const verification = await verifyCase(control, scenario, started.runIds, drainStartedAt, drained);
+    const verification = await verifyCase(control, scenario, started.runIds, expectedTasks, drainStartedAt, drained);
     return {
       scenario: scenario.name,
       protocol,

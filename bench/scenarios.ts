@@ -8,6 +8,8 @@ import type { ScenarioName } from './config.js';
 export interface StepDefinition {
   slug: string;
   deps: string[];
+  /** 'map': one task per element of the run input (a root map). */
+  type?: 'single' | 'map';
 }
 
 export interface Scenario {
@@ -20,6 +22,11 @@ export interface Scenario {
   leaves: string[];
   /** R when --runs is not given: about 10,000 tasks per measurement. */
   defaultRuns: number;
+  /**
+   * A map scenario starts one run whose root map fans out over R elements (R = --runs, or
+   * defaultRuns), so its tasks can be compared with R single-step tasks of the other scenarios.
+   */
+  mapsOverRuns?: boolean;
 }
 
 function fan(name: ScenarioName, width: number, defaultRuns: number): Scenario {
@@ -49,23 +56,50 @@ export const SCENARIOS: Record<ScenarioName, Scenario> = {
   },
   fanout: fan('fanout', 10, 1000),
   wide: fan('wide', 50, 200),
+  map: {
+    name: 'map',
+    flowSlug: 'bench_map',
+    shape: 'a root map over R elements → 1',
+    steps: [
+      { slug: 'each', deps: [], type: 'map' },
+      { slug: 'total', deps: ['each'] },
+    ],
+    leaves: ['total'],
+    defaultRuns: 10_000,
+    mapsOverRuns: true,
+  },
 };
 
-/** R for a scenario: --runs when given, else the scenario's default. */
+/** Runs started per measurement: --runs when given, else the scenario's default; one for a map scenario. */
 export function runsFor(scenario: Scenario, runs: number | null): number {
-  return runs ?? scenario.defaultRuns;
+  return scenario.mapsOverRuns ? 1 : (runs ?? scenario.defaultRuns);
 }
 
-/** Tasks per run: every step here has exactly one task. */
+/** Elements of each run's root map (0 for scenarios without one). */
+export function mapElementsFor(scenario: Scenario, runs: number | null): number {
+  return scenario.mapsOverRuns ? (runs ?? scenario.defaultRuns) : 0;
+}
+
+/** Tasks of one run with one task per step, as the history fill writes them (a map there has one element). */
 export function tasksPerRun(scenario: Scenario): number {
   return scenario.steps.length;
+}
+
+/** Tasks of one measured run: one per single step, one per element for a map step. */
+export function tasksPerMeasuredRun(scenario: Scenario, runs: number | null): number {
+  return scenario.steps.reduce((total, step) => total + (step.type === 'map' ? mapElementsFor(scenario, runs) : 1), 0);
+}
+
+/** The input of run number `n` of a measurement. */
+export function runInput(scenario: Scenario, n: number, runs: number | null): unknown {
+  return scenario.mapsOverRuns ? Array.from({ length: mapElementsFor(scenario, runs) }, (_, i) => i) : { n };
 }
 
 /** Defines the scenario's flow in the database behind `client` (idempotent). */
 export async function defineFlow(client: pg.Client, scenario: Scenario): Promise<void> {
   await client.query('select pgflow.create_flow($1::text)', [scenario.flowSlug]);
   for (const step of scenario.steps) {
-    await client.query('select pgflow.add_step($1::text, $2::text, $3::text[])', [scenario.flowSlug, step.slug, step.deps]);
+    await client.query('select pgflow.add_step($1::text, $2::text, $3::text[], step_type => $4::text)', [scenario.flowSlug, step.slug, step.deps, step.type ?? 'single']);
   }
 }
 

@@ -13,7 +13,7 @@ export interface StartResult {
 
 const START_FLOW = 'select run_id from pgflow.start_flow($1::text, $2::jsonb)';
 
-export async function startRuns(clients: pg.Client[], flowSlug: string, runs: number): Promise<StartResult> {
+export async function startRuns(clients: pg.Client[], flowSlug: string, runs: number, input: (n: number) => unknown): Promise<StartResult> {
   const runIds: string[] = [];
   let next = 0;
   let failed = false;
@@ -23,7 +23,7 @@ export async function startRuns(clients: pg.Client[], flowSlug: string, runs: nu
     async (client) => {
       while (!failed && next < runs) {
         const number = next++;
-        const result = await client.query<{ run_id: string }>({ name: 'bench_start_flow', text: START_FLOW, values: [flowSlug, JSON.stringify({ n: number })] });
+        const result = await client.query<{ run_id: string }>({ name: 'bench_start_flow', text: START_FLOW, values: [flowSlug, JSON.stringify(input(number))] });
         const runId = result.rows[0]?.run_id;
         if (!runId) throw new Error(`pgflow.start_flow('${flowSlug}') returned no run`);
         runIds.push(runId);

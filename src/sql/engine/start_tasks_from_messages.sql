@@ -68,6 +68,23 @@ begin
       and (select r.status from pgflow.runs r where r.run_id = t.run_id) = 'started'
     for update of t skip locked
   ),
+  -- The array a map task takes its element from, read once per run and step of this batch: indexing a
+  -- large (TOASTed) array fetches and decompresses all of it, so it is copied here once rather than
+  -- once per task. NULL for a map over a map, whose task i reads task i of the map before it.
+  map_arrays as materialized (
+    select m.run_id, m.step_slug,
+      case
+        when m.deps_count = 0 then (select r.input || '[]'::jsonb from pgflow.runs r where r.run_id = m.run_id)
+        else (
+          select dep_task.output || '[]'::jsonb
+          from pgflow.deps d
+          join pgflow.steps dep_step on dep_step.flow_slug = d.flow_slug and dep_step.step_slug = d.dep_slug
+          join pgflow.step_tasks dep_task on dep_task.run_id = m.run_id and dep_task.step_slug = d.dep_slug and dep_task.task_index = 0
+          where d.flow_slug = start_tasks_from_messages.flow_slug and d.step_slug = m.step_slug and dep_step.step_type = 'single'
+        )
+      end as items
+    from (select distinct c.run_id, c.step_slug, c.deps_count from tasks c where c.step_type = 'map') m
+  ),
   started as (
     update pgflow.step_tasks t
     set status = 'started',
@@ -87,22 +104,14 @@ begin
       -- task gets its element of the array it fans out over; a single step's task gets the run input
       -- and the output of each dependency that completed.
       case
-        when c.step_type = 'map' and c.deps_count = 0 then
-          (select r.input -> t.task_index from pgflow.runs r where r.run_id = t.run_id)
-        when c.step_type = 'map' then (
-          select case
-            when dep_step.step_type = 'map' then (
-              select x.output from pgflow.step_tasks x
-              where x.run_id = t.run_id and x.step_slug = d.dep_slug and x.task_index = t.task_index
-            )
-            else (
-              select x.output -> t.task_index from pgflow.step_tasks x
-              where x.run_id = t.run_id and x.step_slug = d.dep_slug and x.task_index = 0
-            )
-          end
-          from pgflow.deps d
-          join pgflow.steps dep_step on dep_step.flow_slug = d.flow_slug and dep_step.step_slug = d.dep_slug
-          where d.flow_slug = t.flow_slug and d.step_slug = t.step_slug
+        when c.step_type = 'map' then coalesce(
+          (select a.items -> t.task_index from map_arrays a where a.run_id = t.run_id and a.step_slug = t.step_slug),
+          (
+            select x.output
+            from pgflow.deps d
+            join pgflow.step_tasks x on x.run_id = t.run_id and x.step_slug = d.dep_slug and x.task_index = t.task_index
+            where d.flow_slug = t.flow_slug and d.step_slug = t.step_slug
+          )
         )
         else jsonb_build_object('run', (select r.input from pgflow.runs r where r.run_id = t.run_id)) || coalesce((
           select jsonb_object_agg(d.dep_slug, dep.output)
