@@ -40,6 +40,8 @@ export const flows = pgflow.table(
     optBaseDelay: integer('opt_base_delay').notNull().default(1),
     optTimeout: integer('opt_timeout').notNull().default(60),
     createdAt: timestamptz('created_at').notNull().defaultNow(),
+    /** Set while the flow is paused: workers start none of its tasks (pgflow.pause_flow / resume_flow). */
+    pausedAt: timestamptz('paused_at'),
   },
   (t) => [
     // A flow slug names its queue, so it also obeys the queue-name limit of 47 characters.
@@ -123,20 +125,27 @@ export const runs = pgflow.table(
     startedAt: timestamptz('started_at').notNull().defaultNow(),
     completedAt: timestamptz('completed_at'),
     failedAt: timestamptz('failed_at'),
+    cancelledAt: timestamptz('cancelled_at'),
+    /** Why the run was cancelled (pgflow.cancel_run's reason). */
+    cancelReason: text('cancel_reason'),
+    /** The caller's key for an idempotent start; the run id is derived from it (see pgflow.start_flow). */
+    idempotencyKey: text('idempotency_key'),
   },
   (t) => [
     foreignKey({ name: 'runs_flow_slug_fkey', columns: [t.flowSlug], foreignColumns: [flows.flowSlug] }),
-    check('status_is_valid', sql`${t.status} in ('started', 'completed', 'failed')`),
+    check('status_is_valid', sql`${t.status} in ('started', 'completed', 'failed', 'cancelled')`),
     check('runs_remaining_steps_check', sql`${t.remainingSteps} >= 0`),
     check('completed_at_or_failed_at', sql`not (${t.completedAt} is not null and ${t.failedAt} is not null)`),
     check('completed_at_is_after_started_at', sql`${t.completedAt} is null or ${t.completedAt} >= ${t.startedAt}`),
     check('failed_at_is_after_started_at', sql`${t.failedAt} is null or ${t.failedAt} >= ${t.startedAt}`),
     check(
       'status_matches_timestamps',
-      sql`(${t.status} = 'started' and ${t.completedAt} is null and ${t.failedAt} is null)
+      sql`(${t.status} = 'started' and ${t.completedAt} is null and ${t.failedAt} is null and ${t.cancelledAt} is null)
         or (${t.status} = 'completed' and ${t.completedAt} is not null)
-        or (${t.status} = 'failed' and ${t.failedAt} is not null)`,
+        or (${t.status} = 'failed' and ${t.failedAt} is not null)
+        or (${t.status} = 'cancelled' and ${t.cancelledAt} is not null)`,
     ),
+    check('cancelled_at_is_after_started_at', sql`${t.cancelledAt} is null or ${t.cancelledAt} >= ${t.startedAt}`),
     index('idx_runs_flow_slug').on(t.flowSlug),
     index('idx_runs_status').on(t.status),
   ],
@@ -162,13 +171,15 @@ export const stepStates = pgflow.table(
     skippedAt: timestamptz('skipped_at'),
     /** Why the step was skipped: its condition was not met, its handler failed for good, or a dependency was skipped. */
     skipReason: text('skip_reason', { enum: SKIP_REASONS }),
+    cancelledAt: timestamptz('cancelled_at'),
   },
   (t) => [
     primaryKey({ name: 'step_states_pkey', columns: [t.runId, t.stepSlug] }),
     foreignKey({ name: 'step_states_flow_slug_fkey', columns: [t.flowSlug], foreignColumns: [flows.flowSlug] }),
     foreignKey({ name: 'step_states_run_id_fkey', columns: [t.runId], foreignColumns: [runs.runId] }),
     foreignKey({ name: 'step_states_flow_slug_step_slug_fkey', columns: [t.flowSlug, t.stepSlug], foreignColumns: [steps.flowSlug, steps.stepSlug] }),
-    check('status_is_valid', sql`${t.status} in ('created', 'started', 'completed', 'failed', 'skipped')`),
+    check('status_is_valid', sql`${t.status} in ('created', 'started', 'completed', 'failed', 'skipped', 'cancelled')`),
+    check('cancelled_at_matches_status', sql`(${t.status} = 'cancelled') = (${t.cancelledAt} is not null)`),
     check('skipped_at_matches_status', sql`(${t.status} = 'skipped') = (${t.skippedAt} is not null)`),
     check('skip_reason_matches_status', sql`(${t.status} = 'skipped') = (${t.skipReason} is not null)`),
     check('skip_reason_is_valid', sql`${t.skipReason} is null or ${t.skipReason} in ('condition_unmet', 'handler_failed', 'dependency_skipped')`),
@@ -228,6 +239,7 @@ export const stepTasks = pgflow.table(
     failedAt: timestamptz('failed_at'),
     startedAt: timestamptz('started_at'),
     lastWorkerId: uuid('last_worker_id'),
+    cancelledAt: timestamptz('cancelled_at'),
   },
   (t) => [
     primaryKey({ name: 'step_tasks_pkey', columns: [t.runId, t.stepSlug, t.taskIndex] }),
@@ -235,7 +247,8 @@ export const stepTasks = pgflow.table(
     foreignKey({ name: 'step_tasks_run_id_fkey', columns: [t.runId], foreignColumns: [runs.runId] }),
     foreignKey({ name: 'step_tasks_run_id_step_slug_fkey', columns: [t.runId, t.stepSlug], foreignColumns: [stepStates.runId, stepStates.stepSlug] }),
     foreignKey({ name: 'step_tasks_last_worker_id_fkey', columns: [t.lastWorkerId], foreignColumns: [workers.workerId] }).onDelete('set null'),
-    check('valid_status', sql`${t.status} in ('queued', 'started', 'completed', 'failed')`),
+    check('valid_status', sql`${t.status} in ('queued', 'started', 'completed', 'failed', 'cancelled')`),
+    check('cancelled_at_matches_status', sql`(${t.status} = 'cancelled') = (${t.cancelledAt} is not null)`),
     check('attempts_count_nonnegative', sql`${t.attemptsCount} >= 0`),
     check('task_index_nonnegative', sql`${t.taskIndex} >= 0`),
     check('output_valid_only_for_completed', sql`${t.output} is null or ${t.status} in ('completed', 'failed')`),
@@ -249,5 +262,52 @@ export const stepTasks = pgflow.table(
     // that starting or completing a task changes, so those updates can stay on the heap page (HOT).
     index('idx_step_tasks_message_id').on(t.messageId),
     index('idx_step_tasks_flow_slug').on(t.flowSlug),
+  ],
+);
+
+/**
+ * `pgflow.schedules`: flows started on a cron schedule (pgflow.schedule_flow). Workers started with
+ * `schedules: true` (or `pgflow-orm scheduler`) fire each tick; pgflow.fire_schedule makes that happen
+ * once per tick across all of them.
+ */
+export const schedules = pgflow.table(
+  'schedules',
+  {
+    flowSlug: text('flow_slug').notNull(),
+    scheduleName: text('schedule_name').notNull(),
+    /** Five fields: minute, hour, day of month, month, day of week. */
+    cron: text('cron').notNull(),
+    input: jsonb('input').$type<Json>().notNull(),
+    /** The IANA time zone the cron expression is read in. */
+    timezone: text('timezone').notNull().default('UTC'),
+    createdAt: timestamptz('created_at').notNull().defaultNow(),
+    updatedAt: timestamptz('updated_at').notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ name: 'schedules_pkey', columns: [t.flowSlug, t.scheduleName] }),
+    foreignKey({ name: 'schedules_flow_slug_fkey', columns: [t.flowSlug], foreignColumns: [flows.flowSlug] }),
+    check('schedule_name_is_valid', sql`${t.scheduleName} ~ ${sql.raw(`'${SLUG_PATTERN}'`)} and length(${t.scheduleName}) <= 128`),
+    check('input_is_json_value', sql`jsonb_typeof(${t.input}) in ('object', 'array')`),
+  ],
+);
+
+/** `pgflow.schedule_ticks`: each tick of a schedule that has fired, with the run it started (one row per tick, ever). */
+export const scheduleTicks = pgflow.table(
+  'schedule_ticks',
+  {
+    flowSlug: text('flow_slug').notNull(),
+    scheduleName: text('schedule_name').notNull(),
+    /** The moment the cron expression names, not when it was noticed. */
+    tick: timestamptz('tick').notNull(),
+    runId: uuid('run_id').notNull(),
+    firedAt: timestamptz('fired_at').notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ name: 'schedule_ticks_pkey', columns: [t.flowSlug, t.scheduleName, t.tick] }),
+    foreignKey({
+      name: 'schedule_ticks_schedule_fkey',
+      columns: [t.flowSlug, t.scheduleName],
+      foreignColumns: [schedules.flowSlug, schedules.scheduleName],
+    }).onDelete('cascade'),
   ],
 );

@@ -2,7 +2,7 @@
  * Turns rows as the drivers return them (snake_case keys, int8 as strings)
  * into the camelCase records of ./types.ts.
  */
-import type { ClaimedTask, FlowRecord, Json, QueueMessage, Run, StepRecord, StepState, StepTask, StepTaskRecord, Worker } from './types.js';
+import type { ClaimedTask, FlowRecord, Json, QueueMessage, Run, Schedule, ScheduleTick, StepRecord, StepState, StepTask, StepTaskRecord, Worker } from './types.js';
 
 type Row = Record<string, unknown>;
 
@@ -23,17 +23,22 @@ function camelizeRow(row: Row, dateKeys: readonly string[] = []): Row {
   return result;
 }
 
-const FLOW_DATES = ['createdAt'] as const;
-const RUN_DATES = ['startedAt', 'completedAt', 'failedAt'] as const;
-const STEP_STATE_DATES = ['createdAt', 'startedAt', 'completedAt', 'failedAt', 'skippedAt'] as const;
-const TASK_DATES = ['queuedAt', 'startedAt', 'completedAt', 'failedAt'] as const;
+const FLOW_DATES = ['createdAt', 'pausedAt'] as const;
+const STEP_DATES = ['createdAt'] as const;
+const RUN_DATES = ['startedAt', 'completedAt', 'failedAt', 'cancelledAt'] as const;
+const STEP_STATE_DATES = ['createdAt', 'startedAt', 'completedAt', 'failedAt', 'skippedAt', 'cancelledAt'] as const;
+const TASK_DATES = ['queuedAt', 'startedAt', 'completedAt', 'failedAt', 'cancelledAt'] as const;
+const SCHEDULE_DATES = ['createdAt', 'updatedAt'] as const;
+const TICK_DATES = ['tick', 'firedAt'] as const;
 const WORKER_DATES = ['startedAt', 'stoppedAt', 'deprecatedAt', 'lastHeartbeatAt'] as const;
 
 export const toFlow = (row: Row) => camelizeRow(row, FLOW_DATES) as unknown as FlowRecord;
-export const toStep = (row: Row) => camelizeRow(row, FLOW_DATES) as unknown as StepRecord;
+export const toStep = (row: Row) => camelizeRow(row, STEP_DATES) as unknown as StepRecord;
 export const toRun = (row: Row) => camelizeRow(row, RUN_DATES) as unknown as Run;
 export const toStepState = (row: Row) => camelizeRow(row, STEP_STATE_DATES) as unknown as StepState;
 export const toWorker = (row: Row) => camelizeRow(row, WORKER_DATES) as unknown as Worker;
+export const toSchedule = (row: Row) => camelizeRow(row, SCHEDULE_DATES) as unknown as Schedule;
+export const toScheduleTick = (row: Row) => camelizeRow(row, TICK_DATES) as unknown as ScheduleTick;
 
 export function toStepTask(row: Row): StepTask {
   const task = camelizeRow(row, TASK_DATES);

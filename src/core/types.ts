@@ -7,9 +7,9 @@
 /** Any JSON value, as stored in the `jsonb` columns. */
 export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
 
-export const RUN_STATUSES = ['started', 'completed', 'failed'] as const;
-export const STEP_STATUSES = ['created', 'started', 'completed', 'failed', 'skipped'] as const;
-export const TASK_STATUSES = ['queued', 'started', 'completed', 'failed'] as const;
+export const RUN_STATUSES = ['started', 'completed', 'failed', 'cancelled'] as const;
+export const STEP_STATUSES = ['created', 'started', 'completed', 'failed', 'skipped', 'cancelled'] as const;
+export const TASK_STATUSES = ['queued', 'started', 'completed', 'failed', 'cancelled'] as const;
 export const STEP_TYPES = ['single', 'map'] as const;
 /** What a step does when its condition is not met (`when_unmet`) or its task has failed its last attempt (`when_exhausted`). */
 export const SKIP_MODES = ['fail', 'skip', 'skip-cascade'] as const;
@@ -29,6 +29,8 @@ export interface FlowRecord {
   optBaseDelay: number;
   optTimeout: number;
   createdAt: Date;
+  /** Set while the flow is paused. */
+  pausedAt: Date | null;
 }
 
 /** A row of pgflow.steps. */
@@ -66,6 +68,9 @@ export interface Run {
   startedAt: Date;
   completedAt: Date | null;
   failedAt: Date | null;
+  cancelledAt: Date | null;
+  cancelReason: string | null;
+  idempotencyKey: string | null;
 }
 
 export interface StepState {
@@ -83,6 +88,7 @@ export interface StepState {
   initialTasks: number | null;
   skippedAt: Date | null;
   skipReason: SkipReason | null;
+  cancelledAt: Date | null;
 }
 
 export interface StepTask {
@@ -100,6 +106,27 @@ export interface StepTask {
   failedAt: Date | null;
   startedAt: Date | null;
   lastWorkerId: string | null;
+  cancelledAt: Date | null;
+}
+
+/** A row of pgflow.schedules: a flow started on a cron schedule. */
+export interface Schedule {
+  flowSlug: string;
+  scheduleName: string;
+  cron: string;
+  input: Json;
+  timezone: string;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** A row of pgflow.schedule_ticks: a tick of a schedule that has fired. */
+export interface ScheduleTick {
+  flowSlug: string;
+  scheduleName: string;
+  tick: Date;
+  runId: string;
+  firedAt: Date;
 }
 
 export interface Worker {

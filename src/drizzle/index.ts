@@ -17,19 +17,31 @@
  * `schemaFilter` lists only the app's schemas, e.g. `['public']`), or
  * `drizzle-kit generate`/`push` would try to manage these tables.
  */
-import { deps, flows, pgflow, runs, stepStates, stepTasks, steps, workers } from '../../schema.js';
+import { deps, flows, pgflow, runs, scheduleTicks, schedules, stepStates, stepTasks, steps, workers } from '../../schema.js';
 import {
   depsRelations,
   flowsRelations,
   runsRelations,
+  scheduleTicksRelations,
+  schedulesRelations,
   stepStatesRelations,
   stepTasksRelations,
   stepsRelations,
   workersRelations,
 } from './relations.js';
 
-export { deps, flows, pgflow, runs, stepStates, stepTasks, steps, workers };
-export { depsRelations, flowsRelations, runsRelations, stepStatesRelations, stepTasksRelations, stepsRelations, workersRelations };
+export { deps, flows, pgflow, runs, scheduleTicks, schedules, stepStates, stepTasks, steps, workers };
+export {
+  depsRelations,
+  flowsRelations,
+  runsRelations,
+  scheduleTicksRelations,
+  schedulesRelations,
+  stepStatesRelations,
+  stepTasksRelations,
+  stepsRelations,
+  workersRelations,
+};
 export { migratePgflow, PgflowMigrationError, type ApplyResult, type DrizzleDatabaseLike } from './migrate.js';
 export type {
   Dep,
@@ -56,6 +68,8 @@ export const pgflowSchema = {
   stepStates,
   stepTasks,
   workers,
+  schedules,
+  scheduleTicks,
   flowsRelations,
   stepsRelations,
   depsRelations,
@@ -63,4 +77,6 @@ export const pgflowSchema = {
   stepStatesRelations,
   stepTasksRelations,
   workersRelations,
+  schedulesRelations,
+  scheduleTicksRelations,
 };

@@ -15,7 +15,7 @@
  * with it, loads on either line.
  */
 import * as drizzleOrm from 'drizzle-orm';
-import { deps, flows, runs, stepStates, stepTasks, steps, workers } from '../../schema.js';
+import { deps, flows, runs, scheduleTicks, schedules, stepStates, stepTasks, steps, workers } from '../../schema.js';
 
 /** Where drizzle-orm 1.0 keeps `relations()`; a variable, so TypeScript (typed against 0.x) does not resolve it. */
 const LEGACY_RELATIONS_MODULE = 'drizzle-orm/_relations';
@@ -24,6 +24,7 @@ const relations: typeof drizzleOrm.relations =
   (drizzleOrm as Partial<typeof drizzleOrm>).relations ?? ((await import(LEGACY_RELATIONS_MODULE)) as typeof drizzleOrm).relations;
 
 export const flowsRelations = relations(flows, ({ many }) => ({
+  schedules: many(schedules),
   steps: many(steps),
   deps: many(deps),
   runs: many(runs),
@@ -76,4 +77,14 @@ export const stepTasksRelations = relations(stepTasks, ({ one }) => ({
 export const workersRelations = relations(workers, ({ many }) => ({
   /** Tasks this worker started last. */
   tasks: many(stepTasks),
+}));
+
+export const schedulesRelations = relations(schedules, ({ one, many }) => ({
+  flow: one(flows, { fields: [schedules.flowSlug], references: [flows.flowSlug] }),
+  ticks: many(scheduleTicks),
+}));
+
+export const scheduleTicksRelations = relations(scheduleTicks, ({ one }) => ({
+  schedule: one(schedules, { fields: [scheduleTicks.flowSlug, scheduleTicks.scheduleName], references: [schedules.flowSlug, schedules.scheduleName] }),
+  run: one(runs, { fields: [scheduleTicks.runId], references: [runs.runId] }),
 }));

@@ -63,6 +63,8 @@ export interface FlowsTable {
   opt_base_delay: Generated<number>;
   opt_timeout: Generated<number>;
   created_at: GeneratedTimestamp;
+  /** Set while the flow is paused: workers start none of its tasks. */
+  paused_at: NullableTimestamp;
 }
 
 /** `pgflow.steps`: the steps of each flow, in the order they were added. */
@@ -108,6 +110,11 @@ export interface RunsTable {
   started_at: GeneratedTimestamp;
   completed_at: NullableTimestamp;
   failed_at: NullableTimestamp;
+  cancelled_at: NullableTimestamp;
+  /** Why the run was cancelled (pgflow.cancel_run's reason). */
+  cancel_reason: string | null;
+  /** The caller's key for an idempotent start; the run id is derived from it. */
+  idempotency_key: string | null;
 }
 
 /** `pgflow.step_states`: the state of each step within a run. */
@@ -129,6 +136,7 @@ export interface StepStatesTable {
   skipped_at: NullableTimestamp;
   /** Why the step was skipped: its condition was not met, its handler failed for good, or a dependency was skipped. */
   skip_reason: SkipReason | null;
+  cancelled_at: NullableTimestamp;
 }
 
 /** `pgflow.step_tasks`: the unit of work a worker executes. */
@@ -148,6 +156,7 @@ export interface StepTasksTable {
   failed_at: NullableTimestamp;
   started_at: NullableTimestamp;
   last_worker_id: string | null;
+  cancelled_at: NullableTimestamp;
 }
 
 /** `pgflow.workers`: registered worker processes. */
@@ -163,6 +172,28 @@ export interface WorkersTable {
   last_heartbeat_at: GeneratedTimestamp;
 }
 
+/** `pgflow.schedules`: flows started on a cron schedule. */
+export interface SchedulesTable {
+  flow_slug: string;
+  schedule_name: string;
+  /** Five fields: minute, hour, day of month, month, day of week. */
+  cron: string;
+  input: JsonColumn;
+  /** The IANA time zone the cron expression is read in. */
+  timezone: Generated<string>;
+  created_at: GeneratedTimestamp;
+  updated_at: GeneratedTimestamp;
+}
+
+/** `pgflow.schedule_ticks`: each tick of a schedule that has fired, with the run it started. */
+export interface ScheduleTicksTable {
+  flow_slug: string;
+  schedule_name: string;
+  tick: ColumnType<Date, Date | string, Date | string>;
+  run_id: string;
+  fired_at: GeneratedTimestamp;
+}
+
 /** The pgflow tables, keyed as Kysely addresses schema-qualified tables. */
 export interface PgflowDatabase {
   'pgflow.flows': FlowsTable;
@@ -172,6 +203,8 @@ export interface PgflowDatabase {
   'pgflow.step_states': StepStatesTable;
   'pgflow.step_tasks': StepTasksTable;
   'pgflow.workers': WorkersTable;
+  'pgflow.schedules': SchedulesTable;
+  'pgflow.schedule_ticks': ScheduleTicksTable;
 }
 
 export type FlowRow = Selectable<FlowsTable>;
@@ -181,6 +214,8 @@ export type RunRow = Selectable<RunsTable>;
 export type StepStateRow = Selectable<StepStatesTable>;
 export type StepTaskRow = Selectable<StepTasksTable>;
 export type WorkerRow = Selectable<WorkersTable>;
+export type ScheduleRow = Selectable<SchedulesTable>;
+export type ScheduleTickRow = Selectable<ScheduleTicksTable>;
 
 export type NewFlowRow = Insertable<FlowsTable>;
 export type NewStepRow = Insertable<StepsTable>;
@@ -189,6 +224,8 @@ export type NewRunRow = Insertable<RunsTable>;
 export type NewStepStateRow = Insertable<StepStatesTable>;
 export type NewStepTaskRow = Insertable<StepTasksTable>;
 export type NewWorkerRow = Insertable<WorkersTable>;
+export type NewScheduleRow = Insertable<SchedulesTable>;
+export type NewScheduleTickRow = Insertable<ScheduleTicksTable>;
 
 export type FlowRowUpdate = Updateable<FlowsTable>;
 export type StepRowUpdate = Updateable<StepsTable>;
@@ -197,3 +234,5 @@ export type RunRowUpdate = Updateable<RunsTable>;
 export type StepStateRowUpdate = Updateable<StepStatesTable>;
 export type StepTaskRowUpdate = Updateable<StepTasksTable>;
 export type WorkerRowUpdate = Updateable<WorkersTable>;
+export type ScheduleRowUpdate = Updateable<SchedulesTable>;
+export type ScheduleTickRowUpdate = Updateable<ScheduleTicksTable>;

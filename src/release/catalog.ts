@@ -6,13 +6,13 @@ import type pg from 'pg';
 
 export type Queryable = Pick<pg.ClientBase, 'query'>;
 
-/** Every function in the given schemas: `schema.name(argtypes)` → `pg_get_functiondef` text. */
+/** Every function and procedure in the given schemas: `schema.name(argtypes)` → `pg_get_functiondef` text. */
 export async function functionDefinitions(client: Queryable, schemas: string[]): Promise<Map<string, string>> {
   const { rows } = await client.query<{ signature: string; definition: string }>(
     `select p.oid::regprocedure::text as signature, pg_get_functiondef(p.oid) as definition
      from pg_proc p
      join pg_namespace n on n.oid = p.pronamespace
-     where n.nspname = any($1) and p.prokind = 'f'
+     where n.nspname = any($1) and p.prokind in ('f', 'p')
      order by 1`,
     [schemas],
   );
@@ -25,7 +25,7 @@ export async function functionVersions(client: Queryable, schemas: string[]): Pr
     `select p.oid::regprocedure::text as signature, p.xmin::text as version
      from pg_proc p
      join pg_namespace n on n.oid = p.pronamespace
-     where n.nspname = any($1) and p.prokind = 'f'`,
+     where n.nspname = any($1) and p.prokind in ('f', 'p')`,
     [schemas],
   );
   return new Map(rows.map((row) => [row.signature, row.version]));

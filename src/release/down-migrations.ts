@@ -95,7 +95,7 @@ export async function generateDownMigration(client: pg.Client, earlier: readonly
   const statements = { pgflow: [] as string[], pgmq: [] as string[] };
   const schemaOf = (signature: string) => (signature.startsWith('pgmq.') ? 'pgmq' : 'pgflow');
   for (const signature of after.keys()) {
-    if (!before.has(signature)) statements[schemaOf(signature)].push(`drop function if exists ${signature};`);
+    if (!before.has(signature)) statements[schemaOf(signature)].push(`drop routine if exists ${signature};`);
   }
   for (const [signature, definition] of before) {
     if (after.get(signature) !== definition) statements[schemaOf(signature)].push(`${definition.trim()};`);

@@ -57,7 +57,7 @@ const versionCheck = (variable: string) =>
 
 function renderQueue(queue: PartPlan, dropped: string[]): string | undefined {
   const sources = [...queue.setup, ...creationOrder(queue.functions)];
-  const drops = dropped.map((signature) => `  drop function if exists ${signature};`);
+  const drops = dropped.map((signature) => `  drop routine if exists ${signature};`);
   if (queue.firstInstall) {
     return `-- The task queue: the pgmq extension (>= ${MIN_PGMQ_VERSION.join('.')}) when the server has it, otherwise the
 -- built-in pgmq-compatible queue in schema pgmq (same functions, arguments and tables).
@@ -113,7 +113,7 @@ export function renderFunctionMigration(version: string, plan: FunctionMigration
   if (queue) statements.push(queue);
   for (const source of plan.engine.setup) statements.push(`-- src/sql/engine/${source.file}\n${trimmed(source)}`);
   for (const signature of plan.dropped.filter((signature) => !isQueueFunction(signature))) {
-    statements.push(`drop function if exists ${signature};`);
+    statements.push(`drop routine if exists ${signature};`);
   }
   for (const source of creationOrder(plan.engine.functions)) statements.push(`-- src/sql/engine/${source.file}\n${trimmed(source)}`);
   statements.push(renderVersion(version));

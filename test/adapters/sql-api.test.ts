@@ -76,7 +76,7 @@ async function runChain(adapter: Adapter) {
     expect(await api.version()).toMatch(/^\d+\.\d+\.\d+/);
 
     const flow = await api.createFlow(flowSlug, { maxAttempts: 2, baseDelay: 1, timeout: 30 });
-    expect(flow).toEqual({ flowSlug, optMaxAttempts: 2, optBaseDelay: 1, optTimeout: 30, createdAt: expect.any(Date) });
+    expect(flow).toEqual({ flowSlug, optMaxAttempts: 2, optBaseDelay: 1, optTimeout: 30, createdAt: expect.any(Date), pausedAt: null });
 
     const first = await api.addStep(flowSlug, 'first');
     const second = await api.addStep(flowSlug, 'second', { dependsOn: ['first'], maxAttempts: 5, timeout: 20, startDelay: 0 });
@@ -91,6 +91,10 @@ async function runChain(adapter: Adapter) {
       optTimeout: null,
       createdAt: expect.any(Date),
       optStartDelay: null,
+      requiredInputPattern: null,
+      forbiddenInputPattern: null,
+      whenUnmet: 'skip',
+      whenExhausted: 'fail',
     });
     expect(second).toMatchObject({ stepSlug: 'second', stepIndex: 1, depsCount: 1, optMaxAttempts: 5, optTimeout: 20, optStartDelay: 0 });
 
@@ -116,6 +120,9 @@ async function runChain(adapter: Adapter) {
       startedAt: expect.any(Date),
       completedAt: null,
       failedAt: null,
+      cancelledAt: null,
+      cancelReason: null,
+      idempotencyKey: null,
     });
 
     // First step through claim_tasks (read + start in one call).
@@ -137,6 +144,7 @@ async function runChain(adapter: Adapter) {
       failedAt: null,
       startedAt: expect.any(Date),
       lastWorkerId: workerId,
+      cancelledAt: null,
     });
     // Completing it again changes nothing and returns no row.
     expect(await api.completeTask({ runId: run.runId, stepSlug: 'first', output: { doubled: 0 } })).toBeNull();

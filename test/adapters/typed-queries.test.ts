@@ -68,6 +68,9 @@ describe('Drizzle', () => {
         startedAt: expect.any(Date),
         completedAt: null,
         failedAt: expect.any(Date),
+        cancelledAt: null,
+        cancelReason: null,
+        idempotencyKey: null,
       },
     ]);
   });
@@ -173,6 +176,9 @@ describe('Kysely', () => {
         started_at: expect.any(Date),
         completed_at: expect.any(Date),
         failed_at: null,
+        cancelled_at: null,
+        cancel_reason: null,
+        idempotency_key: null,
       });
     }
   });

@@ -27,8 +27,9 @@ import {
 
 const db = useTestDatabase();
 
-const RUN_KEYS = ['completed_at', 'failed_at', 'flow_slug', 'input', 'output', 'remaining_steps', 'run_id', 'started_at', 'status'];
+const RUN_KEYS = ['cancel_reason', 'cancelled_at', 'completed_at', 'failed_at', 'flow_slug', 'idempotency_key', 'input', 'output', 'remaining_steps', 'run_id', 'started_at', 'status'];
 const STEP_KEYS = [
+  'cancelled_at',
   'completed_at',
   'created_at',
   'error_message',
@@ -254,11 +255,12 @@ describe('internal steps called directly', () => {
 });
 
 describe('the installation (decision 12) and the reference’s queries', () => {
-  it('schema pgflow holds exactly the seven tables, and pgflow.version() names the installed release', async () => {
+  it('schema pgflow holds the seven tables and those of schedules, and pgflow.version() names the installed release', async () => {
     const tables = await db.query<{ tablename: string }>(`SELECT tablename FROM pg_tables WHERE schemaname = 'pgflow' ORDER BY tablename`);
-    expect(tables.map((t) => t.tablename)).toEqual(['deps', 'flows', 'runs', 'step_states', 'step_tasks', 'steps', 'workers']);
+    expect(tables.map((t) => t.tablename)).toEqual(['deps', 'flows', 'runs', 'schedule_ticks', 'schedules', 'step_states', 'step_tasks', 'steps', 'workers']);
     const [{ count }] = (await db.query<{ count: string }>(`SELECT COUNT(*) FROM pg_tables WHERE schemaname = 'pgflow'`)) as [{ count: string }];
-    expect(Number(count)).toBe(7);
+    // The reference's seven, and the two tables of schedules (decision 12 allows tables that features need).
+    expect(Number(count)).toBe(9);
     const [{ functions }] = (await db.query<{ functions: number }>(
       `SELECT COUNT(*)::int AS functions FROM pg_proc p JOIN pg_namespace n ON p.pronamespace = n.oid WHERE n.nspname = 'pgflow'`,
     )) as [{ functions: number }];

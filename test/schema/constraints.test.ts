@@ -101,6 +101,8 @@ const insertStep = (slug: string, columns = '', values = '') =>
   `insert into pgflow.steps (flow_slug, step_slug, step_index${columns ? ', ' + columns : ''}) values ('ck', '${slug}', 2${values ? ', ' + values : ''})`;
 const insertRun = (columns: string, values: string) => `insert into pgflow.runs (flow_slug, input, ${columns}) values ('ck', '{}', ${values})`;
 const updateStepState = (step: 'a' | 'b', set: string) => `update pgflow.step_states set ${set} where run_id = '${RUN}' and step_slug = '${step}'`;
+const insertSchedule = (name: string, input = `'{}'`) =>
+  `insert into pgflow.schedules (flow_slug, schedule_name, cron, input) values ('ck', ${name}, '* * * * *', ${input})`;
 const updateTask = (set: string) => `update pgflow.step_tasks set ${set} where run_id = '${RUN}' and step_slug = 'a' and task_index = 0`;
 
 const CHECKS: ConstraintCase[] = [
@@ -215,20 +217,39 @@ const CHECKS: ConstraintCase[] = [
       insertRun('status, started_at, completed_at', `'failed', ${T1}, ${T2}`),
       insertRun('status, started_at, completed_at', `'started', ${T1}, ${T2}`),
       insertRun('status, started_at, failed_at', `'started', ${T1}, ${T2}`),
+      insertRun('status, started_at, cancelled_at', `'started', ${T1}, ${T2}`),
+      insertRun('status, started_at', `'cancelled', ${T1}`),
       `update pgflow.runs set status = 'completed' where run_id = '${RUN}'`,
     ],
     good: [
       insertRun('status, started_at', `'started', ${T1}`),
       insertRun('status, started_at, completed_at', `'completed', ${T1}, ${T2}`),
+      insertRun('status, started_at, cancelled_at', `'cancelled', ${T1}, ${T2}`),
       `update pgflow.runs set status = 'completed', completed_at = ${T3} where run_id = '${RUN}'`,
     ],
+  },
+  {
+    table: 'runs',
+    constraint: 'cancelled_at_is_after_started_at',
+    bad: [insertRun('status, started_at, cancelled_at', `'cancelled', ${T2}, ${T1}`)],
+    good: [insertRun('status, started_at, cancelled_at', `'cancelled', ${T1}, ${T2}`)],
   },
   // step_states
   {
     table: 'step_states',
     constraint: 'status_is_valid',
     bad: [updateStepState('b', `status = 'waiting'`), updateStepState('b', `status = 'queued'`)],
-    good: [updateStepState('b', `status = 'failed', failed_at = ${T3}`), updateStepState('b', `status = 'skipped', skipped_at = ${T3}, skip_reason = 'condition_unmet'`)],
+    good: [
+      updateStepState('b', `status = 'failed', failed_at = ${T3}`),
+      updateStepState('b', `status = 'skipped', skipped_at = ${T3}, skip_reason = 'condition_unmet'`),
+      updateStepState('b', `status = 'cancelled', cancelled_at = ${T3}`),
+    ],
+  },
+  {
+    table: 'step_states',
+    constraint: 'cancelled_at_matches_status',
+    bad: [updateStepState('b', `status = 'cancelled'`), updateStepState('b', `cancelled_at = ${T3}`)],
+    good: [updateStepState('a', `status = 'cancelled', cancelled_at = ${T3}`)],
   },
   {
     table: 'step_states',
@@ -305,7 +326,26 @@ const CHECKS: ConstraintCase[] = [
     table: 'step_tasks',
     constraint: 'valid_status',
     bad: [updateTask(`status = 'done'`), updateTask(`status = 'created'`)],
-    good: [updateTask(`status = 'started', started_at = ${T3}`)],
+    good: [updateTask(`status = 'started', started_at = ${T3}`), updateTask(`status = 'cancelled', cancelled_at = ${T3}`)],
+  },
+  {
+    table: 'step_tasks',
+    constraint: 'cancelled_at_matches_status',
+    bad: [updateTask(`status = 'cancelled'`), updateTask(`cancelled_at = ${T3}`)],
+    good: [updateTask(`status = 'cancelled', cancelled_at = ${T3}`)],
+  },
+  // schedules
+  {
+    table: 'schedules',
+    constraint: 'schedule_name_is_valid',
+    bad: [insertSchedule(`'has space'`), insertSchedule(`'9am'`), insertSchedule(`'${'s'.repeat(129)}'`)],
+    good: [insertSchedule(`'nightly_2'`), insertSchedule(`'_${'s'.repeat(127)}'`)],
+  },
+  {
+    table: 'schedules',
+    constraint: 'input_is_json_value',
+    bad: [insertSchedule(`'x'`, `'"text"'`), insertSchedule(`'x'`, `'1'`)],
+    good: [insertSchedule(`'x'`, `'[1]'`), insertSchedule(`'y'`, `'{}'`)],
   },
   { table: 'step_tasks', constraint: 'attempts_count_nonnegative', bad: [updateTask('attempts_count = -1')], good: [updateTask('attempts_count = 0')] },
   {
@@ -385,6 +425,13 @@ const FOREIGN_KEYS: ConstraintCase[] = [
     good: [`insert into pgflow.deps (flow_slug, dep_slug, step_slug) values ('ck', 'b', 'a')`],
   },
   { table: 'runs', constraint: 'runs_flow_slug_fkey', bad: [`insert into pgflow.runs (flow_slug, input) values ('nope', '{}')`], good: [insertRun('status', `'started'`)] },
+  { table: 'schedules', constraint: 'schedules_flow_slug_fkey', bad: [`insert into pgflow.schedules (flow_slug, schedule_name, cron, input) values ('nope', 's', '* * * * *', '{}')`], good: [insertSchedule(`'s'`)] },
+  {
+    table: 'schedule_ticks',
+    constraint: 'schedule_ticks_schedule_fkey',
+    bad: [`insert into pgflow.schedule_ticks (flow_slug, schedule_name, tick, run_id) values ('ck', 'nope', now(), '${RUN}')`],
+    good: [`${insertSchedule(`'s'`)}; insert into pgflow.schedule_ticks (flow_slug, schedule_name, tick, run_id) values ('ck', 's', now(), '${RUN}')`],
+  },
   {
     table: 'step_states',
     constraint: 'step_states_flow_slug_fkey',
@@ -432,7 +479,7 @@ const FOREIGN_KEYS: ConstraintCase[] = [
 ];
 
 /** Every table of schema.ts with its SQL name. */
-const TABLES: PgTable[] = [schema.flows, schema.steps, schema.deps, schema.runs, schema.stepStates, schema.stepTasks, schema.workers];
+const TABLES: PgTable[] = [schema.flows, schema.steps, schema.deps, schema.runs, schema.stepStates, schema.stepTasks, schema.workers, schema.schedules, schema.scheduleTicks];
 
 const key = (table: string, constraint: string) => `${table}.${constraint}`;
 

@@ -17,7 +17,7 @@ describe('schema.ts and the migrated database', () => {
   const pool = useLocalPool(db);
   const query = async <R = Record<string, unknown>>(text: string, values?: unknown[]) => (await pool().query(text, values)).rows as R[];
 
-  it('schema pgflow holds exactly the seven tables of schema.ts', async () => {
+  it('schema pgflow holds exactly the tables of schema.ts', async () => {
     const rows = await query<{ table_name: string }>(
       `select table_name from information_schema.tables where table_schema = 'pgflow' order by table_name`,
     );

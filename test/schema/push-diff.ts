@@ -33,6 +33,8 @@ export const TABLES = {
   step_states: schema.stepStates,
   step_tasks: schema.stepTasks,
   workers: schema.workers,
+  schedules: schema.schedules,
+  schedule_ticks: schema.scheduleTicks,
 } satisfies Record<string, PgTable>;
 
 export type TableName = keyof typeof TABLES;

@@ -15,7 +15,7 @@ import type { NodePgDatabase } from 'drizzle-orm/node-postgres';
 import type { AnyPgTable } from 'drizzle-orm/pg-core';
 import type { Insertable, Kysely, Selectable } from 'kysely';
 import type { Dep, FlowRecord, Json, Run, StepRecord, StepState, StepTask, Worker } from '../../src/core/types.js';
-import { deps, flows, pgflowSchema, runs, stepStates, stepTasks, steps, workers } from '../../src/drizzle/index.js';
+import { deps, flows, pgflowSchema, runs, scheduleTicks, schedules, stepStates, stepTasks, steps, workers } from '../../src/drizzle/index.js';
 import type { NullableJsonColumn, PgflowDatabase, RunsTable, Timestamp } from '../../src/kysely/index.js';
 
 // ---------------------------------------------------------------- machinery
@@ -54,7 +54,7 @@ type SameShape<T extends AnyPgTable> = Equal<Nullability<DrizzleRow<T>>, Nullabi
 /** The same columns are required on insert (Drizzle's `$inferInsert`, Kysely's `Insertable`). */
 type SameRequiredOnInsert<T extends AnyPgTable> = Equal<SnakeCase<RequiredKeys<T['$inferInsert']> & string>, RequiredKeys<Insertable<KyselyTable<T>>>>;
 
-type AllTables = typeof flows | typeof steps | typeof deps | typeof runs | typeof stepStates | typeof stepTasks | typeof workers;
+type AllTables = typeof flows | typeof steps | typeof deps | typeof runs | typeof stepStates | typeof stepTasks | typeof workers | typeof schedules | typeof scheduleTicks;
 
 // ------------------------------------------- Kysely and Drizzle agree, table by table
 
@@ -68,6 +68,8 @@ export type ColumnNamesAndNullability = [
   Expect<SameShape<typeof stepStates>>,
   Expect<SameShape<typeof stepTasks>>,
   Expect<SameShape<typeof workers>>,
+  Expect<SameShape<typeof schedules>>,
+  Expect<SameShape<typeof scheduleTicks>>,
 ];
 
 export type RequiredOnInsert = [
@@ -78,6 +80,8 @@ export type RequiredOnInsert = [
   Expect<SameRequiredOnInsert<typeof stepStates>>,
   Expect<SameRequiredOnInsert<typeof stepTasks>>,
   Expect<SameRequiredOnInsert<typeof workers>>,
+  Expect<SameRequiredOnInsert<typeof schedules>>,
+  Expect<SameRequiredOnInsert<typeof scheduleTicks>>,
   // Spelled out for one table, so the check above is seen to compare something.
   Expect<Equal<RequiredKeys<Insertable<PgflowDatabase['pgflow.runs']>>, 'flow_slug' | 'input'>>,
 ];
@@ -91,6 +95,8 @@ export type ColumnTypes = [
   Expect<Equal<DrizzleRow<typeof stepStates>, KyselyRow<typeof stepStates>>>,
   Expect<Equal<Omit<DrizzleRow<typeof stepTasks>, 'message_id'>, Omit<KyselyRow<typeof stepTasks>, 'message_id'>>>,
   Expect<Equal<DrizzleRow<typeof workers>, KyselyRow<typeof workers>>>,
+  Expect<Equal<DrizzleRow<typeof schedules>, KyselyRow<typeof schedules>>>,
+  Expect<Equal<DrizzleRow<typeof scheduleTicks>, KyselyRow<typeof scheduleTicks>>>,
 ];
 
 /** ...but for the int8 message id: Drizzle converts it to a number, Kysely returns the driver's string. */

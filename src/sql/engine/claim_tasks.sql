@@ -6,7 +6,8 @@
 -- The read hides each message for its step's timeout + 2 s at once, so no second visibility update
 -- is needed. Invariants: messages are claimed oldest first with FOR UPDATE SKIP LOCKED, so concurrent
 -- callers never receive the same message; read_ct counts every delivery; otherwise those of
--- pgflow.start_tasks. A message whose task cannot start stays hidden for that time.
+-- pgflow.start_tasks. A message whose task cannot start stays hidden for that time. A paused flow
+-- (pgflow.pause_flow) claims nothing.
 create or replace function pgflow.claim_tasks(
   flow_slug text,
   worker_id uuid,
@@ -18,11 +19,16 @@ set search_path = ''
 as $$
 declare
   v_timeout integer;
+  v_paused boolean;
   v_msg_ids bigint[];
 begin
-  select f.opt_timeout into v_timeout from pgflow.flows f where f.flow_slug = claim_tasks.flow_slug;
+  select f.opt_timeout, f.paused_at is not null into v_timeout, v_paused from pgflow.flows f where f.flow_slug = claim_tasks.flow_slug;
   if not found then
     raise exception 'flow "%" does not exist', claim_tasks.flow_slug using errcode = '42704';
+  end if;
+  -- A paused flow starts nothing: its messages are not even read, so they stay visible.
+  if v_paused then
+    return;
   end if;
 
   execute format(

@@ -1,6 +1,10 @@
--- pgflow.start_flow(flow_slug, input, run_id): starts a run of the flow with `input` and returns the
--- run. `run_id` lets the caller choose the run's id. The input is a JSON object, or a JSON array when
--- the flow has a root map step (one that maps over the run input).
+-- pgflow.start_flow(flow_slug, input, run_id, idempotency_key): starts a run of the flow with `input`
+-- and returns the run. `run_id` lets the caller choose the run's id. The input is a JSON object, or a
+-- JSON array when the flow has a root map step (one that maps over the run input).
+--
+-- With an `idempotency_key`, a second start of the same flow with the same key returns the run the
+-- first one created (whatever its state or input) and creates nothing, also when the two race: the
+-- run id is derived from the pair (pgflow.idempotent_run_id), so the runs' primary key decides.
 --
 -- Creates the run (remaining_steps = the flow's step count) and a state per step waiting for its
 -- dependencies; a root map knows its size from the input, a map over a dependency learns it later.
@@ -12,7 +16,8 @@
 create or replace function pgflow.start_flow(
   flow_slug text,
   input jsonb,
-  run_id uuid default null
+  run_id uuid default null,
+  idempotency_key text default null
 )
 returns setof pgflow.runs
 language plpgsql
@@ -20,6 +25,7 @@ set search_path = ''
 as $$
 declare
   v_run pgflow.runs;
+  v_run_id uuid := start_flow.run_id;
   v_root_map text;
   v_input_size integer;
   v_waiting boolean;
@@ -27,6 +33,16 @@ begin
   if not exists (select 1 from pgflow.flows f where f.flow_slug = start_flow.flow_slug) then
     raise exception 'flow "%" does not exist', start_flow.flow_slug
       using errcode = '42704', hint = 'Create it with pgflow.create_flow() and pgflow.add_step().';
+  end if;
+  if start_flow.idempotency_key is not null then
+    if start_flow.run_id is not null then
+      raise exception 'start_flow takes a run_id or an idempotency_key, not both' using errcode = '22023';
+    end if;
+    v_run_id := pgflow.idempotent_run_id(start_flow.flow_slug, start_flow.idempotency_key);
+    return query select r.* from pgflow.runs r where r.run_id = v_run_id;
+    if found then
+      return;
+    end if;
   end if;
   select s.step_slug into v_root_map
   from pgflow.steps s
@@ -49,14 +65,24 @@ begin
     raise exception 'run % already exists', start_flow.run_id using errcode = '23505';
   end if;
 
-  insert into pgflow.runs (run_id, flow_slug, input, remaining_steps)
+  insert into pgflow.runs (run_id, flow_slug, input, remaining_steps, idempotency_key)
   values (
-    coalesce(start_flow.run_id, pgflow.uuid_v7()),
+    coalesce(v_run_id, pgflow.uuid_v7()),
     start_flow.flow_slug,
     start_flow.input,
-    (select count(*) from pgflow.steps s where s.flow_slug = start_flow.flow_slug)
+    (select count(*) from pgflow.steps s where s.flow_slug = start_flow.flow_slug),
+    start_flow.idempotency_key
   )
+  on conflict on constraint runs_pkey do nothing
   returning * into v_run;
+  if not found then
+    -- Another start committed this run id meanwhile: the same idempotency key, or the same run_id.
+    if start_flow.idempotency_key is not null then
+      return query select r.* from pgflow.runs r where r.run_id = v_run_id;
+      return;
+    end if;
+    raise exception 'run % already exists', v_run_id using errcode = '23505';
+  end if;
 
   -- Root steps without a condition and with tasks start at once; the others wait, for their
   -- dependencies or for pgflow.advance_runs below.

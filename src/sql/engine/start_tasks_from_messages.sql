@@ -2,8 +2,8 @@
 -- pgflow.start_tasks and pgflow.claim_tasks. Starts the tasks behind messages read from the flow's
 -- queue and returns them with their input — {"run": <run input>, <dep>: <output>} for each direct
 -- dependency that completed, or for a map step's task its element of the array — and the attempt each
--- start counts. `move_visibility` = false when the caller has
--- already hidden the messages for the right time (claim_tasks reads them that way).
+-- start counts. `move_visibility` = false when the caller has already hidden the messages for the
+-- right time (claim_tasks reads them that way). Nothing starts while the flow is paused.
 --
 -- A task starts when it is `queued`, or when it is `started` but its worker went silent: the clock is
 -- past started_at + timeout + 2 s. Each start counts an attempt, records the worker (registering an
@@ -39,7 +39,8 @@ begin
   if not found then
     raise exception 'flow "%" does not exist', start_tasks_from_messages.flow_slug using errcode = '42704';
   end if;
-  if coalesce(cardinality(start_tasks_from_messages.msg_ids), 0) = 0 then
+  -- Nothing starts while the flow is paused; the messages stay hidden for the time their read gave them.
+  if coalesce(cardinality(start_tasks_from_messages.msg_ids), 0) = 0 or v_flow.paused_at is not null then
     return;
   end if;
 
