@@ -365,6 +365,7 @@ describe('complete_task / fail_task return the task row', () => {
         'completed_at',
         'failed_at',
         'last_worker_id',
+        'cancelled_at',
       ].sort(),
     );
     const [failed] = await db.query<StepTaskRow>(`select * from pgflow.fail_task($1, 'b', 0, 'nope')`, [run.run_id]);
