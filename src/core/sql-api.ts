@@ -7,13 +7,14 @@
  * the same way; JSON values are serialised here.
  */
 import { toExecutor, type PgflowConnection, type SqlExecutor } from './connection.js';
-import { toClaimedTask, toFlow, toQueueMessage, toRun, toStep, toStepTask, toStepTaskRecord, toWorker } from './rows.js';
+import { toClaimedTask, toFlow, toQueueMessage, toRun, toSchedule, toStep, toStepTask, toStepTaskRecord, toWorker } from './rows.js';
 import type {
   ClaimedTask,
   FlowRecord,
   Json,
   QueueMessage,
   Run,
+  Schedule,
   SkipMode,
   RunWithStates,
   StepRecord,
@@ -48,6 +49,23 @@ export interface StepCondition {
   whenUnmet?: SkipMode;
   /** When a task has failed its last attempt: fail the run (default), or skip the step (and its dependents). */
   whenExhausted?: SkipMode;
+}
+
+/** How a run is started: with a chosen id, or idempotently with a key. */
+export interface StartOptions {
+  runId?: string;
+  /** A second start of the flow with the same key returns the first run and creates nothing. */
+  idempotencyKey?: string;
+}
+
+const startOptions = (options: string | StartOptions | undefined): StartOptions => (typeof options === 'string' ? { runId: options } : (options ?? {}));
+
+/** What one pgflow.prune_batch call deleted. */
+export interface PruneCounts {
+  prunedRuns: number;
+  prunedStepStates: number;
+  prunedStepTasks: number;
+  prunedMessages: number;
 }
 
 export interface TaskCompletion {
@@ -133,21 +151,85 @@ export class PgflowSql {
     );
   }
 
-  /** Starts a run; `input` must be a JSON object, or a JSON array for a flow with a root map step. */
-  async startFlow(flowSlug: string, input: { [key: string]: unknown } | readonly unknown[], runId?: string): Promise<Run> {
+  /**
+   * Starts a run; `input` must be a JSON object, or a JSON array for a flow with a root map step.
+   * The third argument is the run's id, or options: `{ runId }`, or `{ idempotencyKey }` — a second
+   * start of the flow with the same key returns the first run and creates nothing.
+   */
+  async startFlow(flowSlug: string, input: { [key: string]: unknown } | readonly unknown[], options?: string | StartOptions): Promise<Run> {
+    const { runId, idempotencyKey } = startOptions(options);
     return this.one(
-      'select * from pgflow.start_flow(flow_slug => $1::text, input => $2::text::jsonb, run_id => $3::uuid)',
-      [flowSlug, jsonText(input), runId ?? null],
+      'select * from pgflow.start_flow(flow_slug => $1::text, input => $2::text::jsonb, run_id => $3::uuid, idempotency_key => $4::text)',
+      [flowSlug, jsonText(input), runId ?? null, idempotencyKey ?? null],
       toRun,
     );
   }
 
-  async startFlowWithStates(flowSlug: string, input: { [key: string]: unknown } | readonly unknown[], runId?: string): Promise<RunWithStates> {
+  async startFlowWithStates(flowSlug: string, input: { [key: string]: unknown } | readonly unknown[], options?: string | StartOptions): Promise<RunWithStates> {
+    const { runId, idempotencyKey } = startOptions(options);
     return this.one(
-      'select pgflow.start_flow_with_states(flow_slug => $1::text, input => $2::text::jsonb, run_id => $3::uuid) as state',
-      [flowSlug, jsonText(input), runId ?? null],
+      'select pgflow.start_flow_with_states(flow_slug => $1::text, input => $2::text::jsonb, run_id => $3::uuid, idempotency_key => $4::text) as state',
+      [flowSlug, jsonText(input), runId ?? null, idempotencyKey ?? null],
       (row) => row.state as RunWithStates,
     );
+  }
+
+  /** Cancels a started run (see `pgflow.cancel_run`); null when it had already finished. */
+  async cancelRun(runId: string, reason?: string): Promise<Run | null> {
+    const [run] = await this.many('select * from pgflow.cancel_run($1::uuid, $2::text)', [runId, reason ?? null], toRun);
+    return run ?? null;
+  }
+
+  /** Starts a failed or cancelled run again from where it stopped (see `pgflow.retry_run`); null when there was nothing to retry. */
+  async retryRun(runId: string): Promise<Run | null> {
+    const [run] = await this.many('select * from pgflow.retry_run($1::uuid)', [runId], toRun);
+    return run ?? null;
+  }
+
+  /** Pauses a flow: workers start none of its tasks until `resumeFlow`. */
+  async pauseFlow(flowSlug: string): Promise<FlowRecord> {
+    return this.one('select * from pgflow.pause_flow($1::text)', [flowSlug], toFlow);
+  }
+
+  async resumeFlow(flowSlug: string): Promise<FlowRecord> {
+    return this.one('select * from pgflow.resume_flow($1::text)', [flowSlug], toFlow);
+  }
+
+  /** Starts the flow on a cron schedule (five fields, read in `timezone`); replaces a schedule of that name. */
+  async scheduleFlow(flowSlug: string, scheduleName: string, cron: string, input: Json = {}, timezone = 'UTC'): Promise<Schedule> {
+    return this.one(
+      'select * from pgflow.schedule_flow($1::text, $2::text, $3::text, $4::text::jsonb, $5::text)',
+      [flowSlug, scheduleName, cron, jsonText(input), timezone],
+      toSchedule,
+    );
+  }
+
+  /** Removes a schedule; false when there was none of that name. */
+  async unscheduleFlow(flowSlug: string, scheduleName: string): Promise<boolean> {
+    return this.one('select pgflow.unschedule_flow($1::text, $2::text) as removed', [flowSlug, scheduleName], (row) => row.removed as boolean);
+  }
+
+  /** Starts the run of one tick of a schedule; null when that tick has already fired (here or elsewhere). */
+  async fireSchedule(flowSlug: string, scheduleName: string, tick: Date): Promise<string | null> {
+    return this.one('select pgflow.fire_schedule($1::text, $2::text, $3::timestamptz) as run_id', [flowSlug, scheduleName, tick.toISOString()], (row) => (row.run_id ?? null) as string | null);
+  }
+
+  /** What is wrong with a cron expression, or null when the engine accepts it. */
+  async cronProblem(cron: string): Promise<string | null> {
+    return this.one('select pgflow.cron_problem($1::text) as problem', [cron], (row) => (row.problem ?? null) as string | null);
+  }
+
+  /**
+   * Deletes one batch of finished runs older than `olderThan` (a PostgreSQL interval, e.g. '30 days')
+   * with everything that belongs to them; call again until `prunedRuns` is 0.
+   */
+  async pruneBatch(olderThan: string, batchSize = 10_000): Promise<PruneCounts> {
+    return this.one('select * from pgflow.prune_batch($1::interval, $2::integer)', [olderThan, batchSize], (row) => ({
+      prunedRuns: Number(row.pruned_runs),
+      prunedStepStates: Number(row.pruned_step_states),
+      prunedStepTasks: Number(row.pruned_step_tasks),
+      prunedMessages: Number(row.pruned_messages),
+    }));
   }
 
   /** The run and its step states, or null when there is no such run. */
