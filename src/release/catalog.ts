@@ -30,3 +30,8 @@ export async function functionVersions(client: Queryable, schemas: string[]): Pr
   );
   return new Map(rows.map((row) => [row.signature, row.version]));
 }
+
+/** `function` or `procedure`, from a `pg_get_functiondef` text: what `drop <kind>` a routine needs. */
+export function routineKind(definition: string): 'function' | 'procedure' {
+  return /^\s*CREATE OR REPLACE PROCEDURE\b/i.test(definition) ? 'procedure' : 'function';
+}

@@ -15,7 +15,7 @@ import { dirname, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { downMigrationFile, migrationsFolder, readMigrations, type Migration } from '../migrations/index.js';
-import { functionDefinitions, type Queryable } from './catalog.js';
+import { functionDefinitions, routineKind, type Queryable } from './catalog.js';
 import { releasedTags, readReleases } from './releases.js';
 import { applyMigrations, startScratchServer, type ScratchServer } from './scratch.js';
 
@@ -95,7 +95,7 @@ export async function generateDownMigration(client: pg.Client, earlier: readonly
   const statements = { pgflow: [] as string[], pgmq: [] as string[] };
   const schemaOf = (signature: string) => (signature.startsWith('pgmq.') ? 'pgmq' : 'pgflow');
   for (const signature of after.keys()) {
-    if (!before.has(signature)) statements[schemaOf(signature)].push(`drop routine if exists ${signature};`);
+    if (!before.has(signature)) statements[schemaOf(signature)].push(`drop ${routineKind(after.get(signature)!)} if exists ${signature};`);
   }
   for (const [signature, definition] of before) {
     if (after.get(signature) !== definition) statements[schemaOf(signature)].push(`${definition.trim()};`);

@@ -4,7 +4,7 @@
  */
 import type pg from 'pg';
 import { readSqlSources, type SqlPart, type SqlSource } from '../sql/sources.js';
-import { functionDefinitions, functionVersions } from './catalog.js';
+import { functionDefinitions, functionVersions, routineKind } from './catalog.js';
 
 export interface PartPlan {
   part: SqlPart;
@@ -20,6 +20,8 @@ export interface FunctionMigrationPlan {
   engine: PartPlan;
   /** Functions the database has that no source defines any more (`schema.name(argtypes)`). */
   dropped: string[];
+  /** Those of `dropped` that are procedures (dropped with DROP PROCEDURE). */
+  droppedProcedures: string[];
   /** Whether the database uses the pgmq extension (then the built-in queue is left alone). */
   pgmqExtension: boolean;
 }
@@ -80,7 +82,8 @@ export async function planFunctionMigration(client: pg.ClientBase): Promise<Func
     const engine = await planPart(client, 'engine', touched);
     const existing = await functionDefinitions(client, pgmqExtension ? ['pgflow'] : ['pgflow', 'pgmq']);
     const dropped = [...existing.keys()].filter((signature) => !touched.has(signature));
-    return { queue, engine, dropped, pgmqExtension };
+    const droppedProcedures = dropped.filter((signature) => routineKind(existing.get(signature)!) === 'procedure');
+    return { queue, engine, dropped, droppedProcedures, pgmqExtension };
   } finally {
     await client.query('rollback');
   }

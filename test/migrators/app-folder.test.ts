@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { addPgflowMigrations, AppFolderError, prefixMillis, timestampPrefix } from '../../src/migrations/app-folder.js';
 import { bundledSchemaVersion, readMigrations, type JournalEntry } from '../../src/migrations/index.js';
-import { installFacts, useFreshDatabases } from './support/databases.js';
+import { PGFLOW_TABLES, installFacts, useFreshDatabases } from './support/databases.js';
 import { repoRoot } from '../support/paths.js';
 import { runOk } from '../support/processes.js';
 import { syntheticHistory } from './support/synthetic.js';
@@ -98,7 +98,7 @@ describe('drizzle add, drizzle-kit 0.x journal layout', () => {
 
     const database = await freshDatabase();
     await drizzleKitMigrate(root, database.url);
-    expect(await installFacts(database)).toMatchObject({ version: bundledSchemaVersion(), schemas: ['pgflow', 'pgmq'], tables: 7 });
+    expect(await installFacts(database)).toMatchObject({ version: bundledSchemaVersion(), schemas: ['pgflow', 'pgmq'], tables: PGFLOW_TABLES });
     expect(await database.query(`select count(*)::int as n from drizzle.__drizzle_migrations`)).toEqual([{ n: entries.length }]);
     expect(await database.query(`select to_regclass('public.notes') is not null as present`)).toEqual([{ present: true }]);
   });

@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { migratePgflow } from '../../src/drizzle/migrate.js';
 import { PgflowMigrationError } from '../../src/migrations/apply.js';
 import { bundledSchemaVersion, MIGRATIONS_SCHEMA, MIGRATIONS_TABLE, migrationsFolder, readMigrations } from '../../src/migrations/index.js';
-import { installFacts, packageHistory, useFreshDatabases, type FreshDatabase } from './support/databases.js';
+import { PGFLOW_TABLES, installFacts, packageHistory, useFreshDatabases, type FreshDatabase } from './support/databases.js';
 import { POSTGRES_JS, type PostgresJsSql } from '../support/postgres-js.js';
 import { defineDiamond, diamondOutput, runStates, startRun, workUntilFinished } from './support/flows.js';
 
@@ -29,7 +29,7 @@ async function expectRecordedOnce(database: FreshDatabase) {
 }
 
 async function expectWorkingInstall(database: FreshDatabase) {
-  expect(await installFacts(database)).toMatchObject({ version: latest, schemas: ['pgflow', 'pgmq'], tables: 7 });
+  expect(await installFacts(database)).toMatchObject({ version: latest, schemas: ['pgflow', 'pgmq'], tables: PGFLOW_TABLES });
   const flow = `probe_${Math.random().toString(36).slice(2, 8)}`;
   await defineDiamond(database.pool(), flow);
   const run = await startRun(database.pool(), flow, { n: 1 });

@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { migratePgflow } from '../../src/drizzle/migrate.js';
 import { pgflowMigratorOptions, PgflowMigrationProvider } from '../../src/kysely/migrations.js';
 import { bundledSchemaVersion, readMigrations, schemaVersionOf } from '../../src/migrations/index.js';
-import { installFacts, packageHistory, useFreshDatabases, type FreshDatabase } from './support/databases.js';
+import { PGFLOW_TABLES, installFacts, packageHistory, useFreshDatabases, type FreshDatabase } from './support/databases.js';
 import { defineDiamond, diamondOutput, runStates, startRun, workUntilFinished } from './support/flows.js';
 
 const freshDatabase = useFreshDatabases();
@@ -32,7 +32,7 @@ function kyselyFor(database: FreshDatabase): Kysely<unknown> {
 const migratorFor = (db: Kysely<unknown>) => new Migrator(pgflowMigratorOptions(db));
 
 async function expectWorkingInstall(database: FreshDatabase) {
-  expect(await installFacts(database)).toMatchObject({ version: latest, schemas: ['pgflow', 'pgmq'], tables: 7 });
+  expect(await installFacts(database)).toMatchObject({ version: latest, schemas: ['pgflow', 'pgmq'], tables: PGFLOW_TABLES });
   const flow = `probe_${Math.random().toString(36).slice(2, 8)}`;
   await defineDiamond(database.pool(), flow);
   const run = await startRun(database.pool(), flow, { n: 1 });

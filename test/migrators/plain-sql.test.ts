@@ -15,7 +15,7 @@ import { bundledSchemaVersion, packageVersion, readMigrations, sqlReleaseFile, t
 import { renderReleaseSql } from '../../src/migrations/plain-sql.js';
 import { readReleaseManifest, releaseGroups, type ReleaseGroup } from '../../src/migrations/releases.js';
 import { run } from '../support/processes.js';
-import { installFacts, packageHistory, useFreshDatabases, type FreshDatabase } from './support/databases.js';
+import { PGFLOW_TABLES, installFacts, packageHistory, useFreshDatabases, type FreshDatabase } from './support/databases.js';
 import { defineDiamond, diamondOutput, runStates, startRun, workUntilFinished } from './support/flows.js';
 import { manifestByVersion, syntheticHistory } from './support/synthetic.js';
 
@@ -54,7 +54,7 @@ describe('plain SQL release files', () => {
       expect(result.stderr).toBe('');
       expect(result.code).toBe(0);
     }
-    expect(await installFacts(database)).toMatchObject({ version: bundledSchemaVersion(), schemas: ['pgflow', 'pgmq'], tables: 7 });
+    expect(await installFacts(database)).toMatchObject({ version: bundledSchemaVersion(), schemas: ['pgflow', 'pgmq'], tables: PGFLOW_TABLES });
     expect(await packageHistory(database)).toEqual(await groupsFromReleases(files.map(({ group }) => group)));
 
     const flow = 'plain_sql_flow';

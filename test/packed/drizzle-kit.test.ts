@@ -14,7 +14,7 @@ import { drizzle } from 'drizzle-orm/node-postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migratePgflow } from '../../src/drizzle/migrate.js';
 import { bundledSchemaVersion, migrationsFolder, packageVersion, readMigrations } from '../../src/migrations/index.js';
-import { installFacts, packageHistory, useFreshDatabases, type FreshDatabase } from '../migrators/support/databases.js';
+import { PGFLOW_TABLES, installFacts, packageHistory, useFreshDatabases, type FreshDatabase } from '../migrators/support/databases.js';
 import { defineDiamond, diamondOutput, runStates, startRun, workUntilFinished } from '../migrators/support/flows.js';
 import { run, runOk } from '../support/processes.js';
 import { installedApp, removeWorkFolders, workFolder, type AppName } from './support/apps.js';
@@ -65,7 +65,7 @@ async function npxOk(cwd: string, args: string[], database?: FreshDatabase, viaN
 }
 
 async function expectWorkingInstall(database: FreshDatabase) {
-  expect(await installFacts(database)).toMatchObject({ version: latest, schemas: ['pgflow', 'pgmq'], tables: 7 });
+  expect(await installFacts(database)).toMatchObject({ version: latest, schemas: ['pgflow', 'pgmq'], tables: PGFLOW_TABLES });
   const flow = `probe_${Math.random().toString(36).slice(2, 8)}`;
   await defineDiamond(database.pool(), flow);
   const runId = await startRun(database.pool(), flow, { n: 1 });

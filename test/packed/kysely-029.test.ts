@@ -7,7 +7,7 @@
 import semver from 'semver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundledSchemaVersion, readMigrations } from '../../src/migrations/index.js';
-import { installFacts, useFreshDatabases } from '../migrators/support/databases.js';
+import { PGFLOW_TABLES, installFacts, useFreshDatabases } from '../migrators/support/databases.js';
 import { runOk } from '../support/processes.js';
 import { installedApp, installedVersion, removeWorkFolders, workFolder } from './support/apps.js';
 
@@ -69,7 +69,7 @@ describe('the packed package with Kysely 0.29', { timeout: 240_000 }, () => {
 
     const up = JSON.parse((await runOk(process.execPath, ['dist/migrate.js'], { cwd: work, env })).stdout) as { results: string[][]; runs: number };
     expect(up).toEqual({ results: tags.map((tag) => [tag, 'Up', 'Success']), runs: 0 });
-    expect(await installFacts(database)).toMatchObject({ version: bundledSchemaVersion(), schemas: ['pgflow', 'pgmq'], tables: 7 });
+    expect(await installFacts(database)).toMatchObject({ version: bundledSchemaVersion(), schemas: ['pgflow', 'pgmq'], tables: PGFLOW_TABLES });
 
     const again = JSON.parse((await runOk(process.execPath, ['dist/migrate.js'], { cwd: work, env })).stdout) as { results: string[][] };
     expect(again.results).toEqual([]);

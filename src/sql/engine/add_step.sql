@@ -33,6 +33,7 @@ create or replace function pgflow.add_step(
 )
 returns pgflow.steps
 language plpgsql
+security definer
 set search_path = ''
 as $$
 declare
@@ -204,6 +205,7 @@ create or replace function pgflow.add_step(
 )
 returns pgflow.steps
 language sql
+security definer
 set search_path = ''
 as $$
   select * from pgflow.add_step(

@@ -10,6 +10,7 @@
 create or replace function pgflow.cancel_run(run_id uuid, reason text default null)
 returns setof pgflow.runs
 language plpgsql
+security definer
 set search_path = ''
 as $$
 declare

@@ -15,6 +15,7 @@ create or replace function pgflow.claim_tasks(
 )
 returns setof pgflow.claimed_task
 language plpgsql
+security definer
 set search_path = ''
 as $$
 declare

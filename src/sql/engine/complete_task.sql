@@ -18,6 +18,7 @@ create or replace function pgflow.complete_task(
 )
 returns setof pgflow.step_tasks
 language plpgsql
+security definer
 set search_path = ''
 as $$
 declare

@@ -20,6 +20,7 @@ create or replace function pgflow.complete_tasks(
 )
 returns setof pgflow.step_tasks
 language plpgsql
+security definer
 set search_path = ''
 as $$
 declare

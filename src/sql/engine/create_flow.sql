@@ -13,6 +13,7 @@ create or replace function pgflow.create_flow(
 )
 returns pgflow.flows
 language plpgsql
+security definer
 set search_path = ''
 as $$
 declare

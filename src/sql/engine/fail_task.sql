@@ -15,6 +15,7 @@ create or replace function pgflow.fail_task(
 )
 returns setof pgflow.step_tasks
 language plpgsql
+security definer
 set search_path = ''
 as $$
 declare

@@ -10,6 +10,7 @@
 create or replace function pgflow.fire_schedule(flow_slug text, schedule_name text, tick timestamptz)
 returns uuid
 language plpgsql
+security definer
 set search_path = ''
 as $$
 declare

@@ -4,6 +4,7 @@ create or replace function pgflow.get_run_with_states(run_id uuid)
 returns jsonb
 language sql
 stable
+security definer
 set search_path = ''
 as $$
   select jsonb_build_object(

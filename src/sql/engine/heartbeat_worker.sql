@@ -3,6 +3,7 @@
 create or replace function pgflow.heartbeat_worker(worker_id uuid)
 returns void
 language plpgsql
+security definer
 set search_path = ''
 as $$
 begin

@@ -6,6 +6,7 @@
 create or replace function pgflow.pause_flow(flow_slug text)
 returns pgflow.flows
 language plpgsql
+security definer
 set search_path = ''
 as $$
 declare

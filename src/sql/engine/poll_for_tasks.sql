@@ -10,11 +10,16 @@ create or replace function pgflow.poll_for_tasks(
 )
 returns setof pgflow.step_task_record
 language plpgsql
+security definer
 set search_path = ''
 as $$
 declare
   v_msg_ids bigint[];
 begin
+  -- It runs with its owner's rights: only the queues of pgflow's flows may be read.
+  if not exists (select 1 from pgflow.flows f where f.flow_slug = poll_for_tasks.queue_name) then
+    raise exception 'flow "%" does not exist', poll_for_tasks.queue_name using errcode = '42704';
+  end if;
   v_msg_ids := array(
     select m.msg_id
     from pgmq.read_with_poll(

@@ -10,6 +10,7 @@
 create or replace function pgflow.prune_batch(older_than interval, batch_size integer default 10000)
 returns table (pruned_runs bigint, pruned_step_states bigint, pruned_step_tasks bigint, pruned_messages bigint)
 language plpgsql
+security definer
 set search_path = ''
 as $$
 declare

@@ -8,6 +8,7 @@ create or replace function pgflow.register_worker(
 )
 returns pgflow.workers
 language sql
+security definer
 set search_path = ''
 as $$
   insert into pgflow.workers as w (worker_id, queue_name, function_name)

@@ -4,6 +4,7 @@
 create or replace function pgflow.resume_flow(flow_slug text)
 returns pgflow.flows
 language plpgsql
+security definer
 set search_path = ''
 as $$
 declare

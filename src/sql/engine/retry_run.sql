@@ -12,6 +12,7 @@
 create or replace function pgflow.retry_run(run_id uuid)
 returns setof pgflow.runs
 language plpgsql
+security definer
 set search_path = ''
 as $$
 declare

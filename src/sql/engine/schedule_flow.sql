@@ -16,6 +16,7 @@ create or replace function pgflow.schedule_flow(
 )
 returns pgflow.schedules
 language plpgsql
+security definer
 set search_path = ''
 as $$
 declare

@@ -2,7 +2,8 @@
 -- invisible for vt_offsets[i] more seconds, in one statement; returns the updated messages.
 --
 -- Invariants: works on the queue table layout shared by the pgmq extension and the built-in queue;
--- read_ct is untouched; arrays of different lengths are an error.
+-- read_ct is untouched; arrays of different lengths are an error; only a flow's queue is accepted,
+-- since the function runs with its owner's rights (security definer).
 create or replace function pgflow.set_vt_batch(
   queue_name text,
   msg_ids bigint[],
@@ -17,9 +18,15 @@ returns table (
   headers jsonb
 )
 language plpgsql
+security definer
 set search_path = ''
 as $$
 begin
+  -- It runs with its owner's rights (so a worker role needs no rights on the queue tables): only the
+  -- queues of pgflow's flows may be touched.
+  if not exists (select 1 from pgflow.flows f where f.flow_slug = set_vt_batch.queue_name) then
+    raise exception 'queue "%" is not the queue of a pgflow flow', set_vt_batch.queue_name using errcode = '42704';
+  end if;
   if set_vt_batch.msg_ids is null or set_vt_batch.vt_offsets is null or cardinality(set_vt_batch.msg_ids) = 0 then
     return;
   end if;

@@ -21,6 +21,7 @@ create or replace function pgflow.start_flow(
 )
 returns setof pgflow.runs
 language plpgsql
+security definer
 set search_path = ''
 as $$
 declare

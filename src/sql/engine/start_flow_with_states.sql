@@ -11,6 +11,7 @@ create or replace function pgflow.start_flow_with_states(
 )
 returns jsonb
 language plpgsql
+security definer
 set search_path = ''
 as $$
 declare

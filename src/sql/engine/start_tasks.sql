@@ -12,6 +12,7 @@ create or replace function pgflow.start_tasks(
 )
 returns setof pgflow.step_task_record
 language sql
+security definer
 set search_path = ''
 as $$
   select started.flow_slug, started.run_id, started.step_slug, started.input, started.msg_id, started.task_index

@@ -3,6 +3,7 @@
 create or replace function pgflow.unschedule_flow(flow_slug text, schedule_name text)
 returns boolean
 language plpgsql
+security definer
 set search_path = ''
 as $$
 begin

@@ -2,8 +2,11 @@
  * Empty databases on the test server, as many as a test file needs, dropped
  * after the file together with the pools and clients opened on them.
  */
+import { is } from 'drizzle-orm';
+import { PgTable } from 'drizzle-orm/pg-core';
 import pg from 'pg';
 import { afterAll } from 'vitest';
+import * as schema from '../../../schema.js';
 import { createDatabase, databaseUrl, dropDatabase } from '../../support/database.js';
 
 export interface FreshDatabase {
@@ -54,6 +57,9 @@ export function useFreshDatabases(): () => Promise<FreshDatabase> {
 }
 
 /** What a correct install looks like, for assertions: the version, the schemas and the recorded history. */
+/** How many tables an install puts in schema pgflow: every table schema.ts declares. */
+export const PGFLOW_TABLES = Object.values(schema).filter((value) => is(value, PgTable)).length;
+
 export async function installFacts(database: FreshDatabase) {
   const [probe] = await database.query<{ present: boolean }>(`select to_regprocedure('pgflow.version()') is not null as present`);
   const [row] = await database.query<{ version: string | null; schemas: string[]; tables: number; functions: number }>(

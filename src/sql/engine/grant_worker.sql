@@ -1,0 +1,9 @@
+-- pgflow.grant_worker(role_name): gives an existing role the worker access to pgflow described in
+-- pgflow.set_role_access. Idempotent; pgflow.revoke_worker takes it back.
+create or replace function pgflow.grant_worker(role_name name)
+returns void
+language sql
+set search_path = ''
+as $$
+  select pgflow.set_role_access(grant_worker.role_name, 'worker', true);
+$$;
