@@ -139,9 +139,3 @@ export function readCondition(options: Record<string, unknown>, where: string): 
   if (exhausted !== undefined) condition.whenExhausted = exhausted;
   return condition;
 }
-
-/** Whether a step with this condition may be skipped while its dependents still run. */
-export function skipsAlone(condition: StepCondition): boolean {
-  const hasCondition = condition.requiredInputPattern !== undefined || condition.forbiddenInputPattern !== undefined;
-  return condition.whenExhausted === 'skip' || (hasCondition && (condition.whenUnmet ?? 'skip') === 'skip');
-}

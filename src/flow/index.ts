@@ -26,9 +26,11 @@ export { CONDITION_OPTION_KEYS, SKIP_MODES, type ConditionOptions, type InputPat
 export { childLogger, consoleLogger, silentLogger, type Logger, type LogFields, type LogLevel } from './logger.js';
 export { assertJsonSerialisable, JsonValueError, type JsonSafe, type CheckJsonOutput, type JsonSafeOutput, type NotJsonSerialisable, type StoredOutput } from './json.js';
 export { isValidSlug, slugProblem, MAX_FLOW_SLUG_LENGTH, MAX_STEP_SLUG_LENGTH, type CheckStepSlug, type IsValidSlug } from './slug.js';
-export { compileFlow, compileFlowBlock, compileFlowScript, flowCalls, sqlLiteral } from './compile.js';
+export { compileFlow, compileFlowBlock, compileFlowScript, flowCalls, jsonbLiteral, sqlLiteral, stepCall } from './compile.js';
 export {
+  canonicalJson,
   DEFAULT_FLOW_OPTIONS,
+  DEFAULT_STEP_CONDITION,
   diffFlow,
   ensureFlow,
   FlowDriftError,
@@ -37,6 +39,7 @@ export {
   type EnsureFlowResult,
   type FlowDifference,
   type StoredFlowDefinition,
+  type StoredStepCondition,
   type StoredStepDefinition,
 } from './ensure.js';
 export { collectFlows } from './collect.js';
