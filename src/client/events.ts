@@ -5,11 +5,11 @@
  * flow_slug, run_id, step_slug?, status, error_message?, ...}}`. Events never
  * carry inputs or outputs; read them with getRun.
  */
-import type { Json } from '../core/types.js';
+import { SKIP_REASONS, type Json, type SkipReason } from '../core/types.js';
 
 export const EVENTS_CHANNEL = 'pgflow_events';
 
-export const EVENT_TYPES = ['run:started', 'step:started', 'step:completed', 'step:failed', 'run:completed', 'run:failed'] as const;
+export const EVENT_TYPES = ['run:started', 'step:started', 'step:completed', 'step:failed', 'step:skipped', 'run:completed', 'run:failed'] as const;
 export type PgflowEventType = (typeof EVENT_TYPES)[number];
 
 interface EventBase {
@@ -65,8 +65,23 @@ export interface StepFailedEvent extends EventBase {
   failedAt: Date;
 }
 
+/**
+ * A step was skipped: its condition was not met, its task failed its last
+ * attempt (when_exhausted 'skip' / 'skip-cascade'), or a step it depends on
+ * was skipped with 'skip-cascade'. The run goes on without it.
+ */
+export interface StepSkippedEvent extends EventBase {
+  type: 'step:skipped';
+  status: 'skipped';
+  stepSlug: string;
+  skipReason: SkipReason | null;
+  /** The last attempt's error, when the step was skipped because its task failed. */
+  errorMessage: string | null;
+  skippedAt: Date;
+}
+
 export type RunEvent = RunStartedEvent | RunCompletedEvent | RunFailedEvent;
-export type StepEvent = StepStartedEvent | StepCompletedEvent | StepFailedEvent;
+export type StepEvent = StepStartedEvent | StepCompletedEvent | StepFailedEvent | StepSkippedEvent;
 export type PgflowEvent = RunEvent | StepEvent;
 
 const text = (value: Json | undefined): string | null => (typeof value === 'string' ? value : null);
@@ -106,5 +121,17 @@ export function parseEvent(notification: string): PgflowEvent | undefined {
       return { ...base, type: 'step:completed', status: 'completed', stepSlug, completedAt: date(payload.completed_at, timestamp) };
     case 'step:failed':
       return { ...base, type: 'step:failed', status: 'failed', stepSlug, errorMessage: text(payload.error_message), failedAt: date(payload.failed_at, timestamp) };
+    case 'step:skipped': {
+      const reason = text(payload.skip_reason);
+      return {
+        ...base,
+        type: 'step:skipped',
+        status: 'skipped',
+        stepSlug,
+        skipReason: reason !== null && (SKIP_REASONS as readonly string[]).includes(reason) ? (reason as SkipReason) : null,
+        errorMessage: text(payload.error_message),
+        skippedAt: date(payload.skipped_at, timestamp),
+      };
+    }
   }
 }

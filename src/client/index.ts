@@ -28,6 +28,7 @@ export {
   type StepCompletedEvent,
   type StepEvent,
   type StepFailedEvent,
+  type StepSkippedEvent,
   type StepStartedEvent,
 } from './events.js';
 export { NotificationListener, type ConnectionSource, type ListenerOptions } from './listener.js';

@@ -70,13 +70,22 @@ export class RunNotFoundError extends Error {
   }
 }
 
-/** Starts a run of `flow` with `input` (a JSON object, typed by the flow) and returns it. */
+/**
+ * Starts a run of `flow` with `input` (typed by the flow) and returns it. The
+ * input is a JSON object, or a JSON array for a flow with a root map step
+ * (a `.map()` without `array`, which maps over the run input).
+ */
 export async function startFlow<F extends AnyFlow>(db: PgflowConnection, flow: F, input: FlowInput<F>, options: StartFlowOptions = {}): Promise<FlowRun<F>> {
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-    throw new TypeError(`the input of a run of flow "${flow.slug}" must be a JSON object`);
+  const rootMap = flow.steps.find((step) => step.stepType === 'map' && step.dependsOn.length === 0);
+  if (rootMap) {
+    if (!Array.isArray(input)) {
+      throw new TypeError(`the input of a run of flow "${flow.slug}" must be a JSON array: its map step "${rootMap.slug}" maps over the run input`);
+    }
+  } else if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new TypeError(`the input of a run of flow "${flow.slug}" must be a JSON object${Array.isArray(input) ? ' (an array is the input of flows with a root map step)' : ''}`);
   }
   assertJsonSerialisable(input, `the input of a run of flow "${flow.slug}"`);
-  const run = await pgflowSql(db).startFlow(flow.slug, input as Record<string, unknown>, options.runId);
+  const run = await pgflowSql(db).startFlow(flow.slug, input as Record<string, unknown> | unknown[], options.runId);
   return run as unknown as FlowRun<F>;
 }
 

@@ -8,10 +8,17 @@
  *   SELECT pgflow.add_step('my_flow', 'parse', ARRAY['fetch'], timeout => 30, start_delay => 10);
  *
  * Slugs and dependencies are positional, options are named and appear only
- * when set, in a fixed order. The statements are idempotent for an unchanged
- * flow (create_flow upserts, add_step of an identical step is a no-op).
+ * when set, in a fixed order: the runtime options, then `step_type => 'map'`
+ * for map steps (as @pgflow/dsl 0.8.1 emits them), then the condition:
+ *
+ *   SELECT pgflow.add_step('my_flow', 'each', ARRAY['list'], timeout => 30, step_type => 'map',
+ *     required_input_pattern => '{"run":{"go":true}}'::jsonb, when_unmet => 'skip-cascade');
+ *
+ * (on one line). The statements are idempotent for an unchanged flow
+ * (create_flow upserts, add_step of an identical step is a no-op).
  */
-import type { AnyFlow, StepRuntimeOptions } from './flow.js';
+import type { StepCondition } from '../core/sql-api.js';
+import type { AnyFlow, StepDefinition, StepRuntimeOptions } from './flow.js';
 
 /** A SQL string literal: the text in single quotes, quotes doubled. */
 export function sqlLiteral(text: string): string {
@@ -29,15 +36,34 @@ function namedOptions(options: Readonly<StepRuntimeOptions>): string[] {
   return OPTION_PARAMETERS.filter(([key]) => options[key] !== undefined).map(([key, parameter]) => `${parameter} => ${String(options[key])}`);
 }
 
+/** A JSON value as a jsonb literal: `'<json>'::jsonb`, quotes doubled. */
+export function jsonbLiteral(value: unknown): string {
+  return `${sqlLiteral(JSON.stringify(value))}::jsonb`;
+}
+
+function conditionParameters(condition: Readonly<StepCondition>): string[] {
+  const parameters: string[] = [];
+  if (condition.requiredInputPattern !== undefined) parameters.push(`required_input_pattern => ${jsonbLiteral(condition.requiredInputPattern)}`);
+  if (condition.forbiddenInputPattern !== undefined) parameters.push(`forbidden_input_pattern => ${jsonbLiteral(condition.forbiddenInputPattern)}`);
+  if (condition.whenUnmet !== undefined) parameters.push(`when_unmet => ${sqlLiteral(condition.whenUnmet)}`);
+  if (condition.whenExhausted !== undefined) parameters.push(`when_exhausted => ${sqlLiteral(condition.whenExhausted)}`);
+  return parameters;
+}
+
+/** The `pgflow.add_step(...)` call (without `SELECT`) that creates one step of the flow. */
+export function stepCall(flowSlug: string, step: StepDefinition): string {
+  const args = [sqlLiteral(flowSlug), sqlLiteral(step.slug)];
+  if (step.dependsOn.length > 0) args.push(`ARRAY[${step.dependsOn.map(sqlLiteral).join(', ')}]`);
+  args.push(...namedOptions(step.options));
+  if (step.stepType === 'map') args.push(`step_type => 'map'`);
+  args.push(...conditionParameters(step.condition));
+  return `pgflow.add_step(${args.join(', ')})`;
+}
+
 /** The function calls (without `SELECT`) that create the flow, in order. */
 export function flowCalls(flow: AnyFlow): string[] {
   const calls = [`pgflow.create_flow(${[sqlLiteral(flow.slug), ...namedOptions(flow.options)].join(', ')})`];
-  for (const step of flow.steps) {
-    const args = [sqlLiteral(flow.slug), sqlLiteral(step.slug)];
-    if (step.dependsOn.length > 0) args.push(`ARRAY[${step.dependsOn.map(sqlLiteral).join(', ')}]`);
-    args.push(...namedOptions(step.options));
-    calls.push(`pgflow.add_step(${args.join(', ')})`);
-  }
+  for (const step of flow.steps) calls.push(stepCall(flow.slug, step));
   return calls;
 }
 
@@ -54,8 +80,14 @@ export function compileFlowScript(flow: AnyFlow): string {
   return [`-- pgflow flow "${flow.slug}": ${flow.steps.length} step${flow.steps.length === 1 ? '' : 's'}`, ...compileFlow(flow)].join('\n') + '\n';
 }
 
-/** One statement that creates the flow atomically (a DO block), for drivers that send one statement at a time. */
+/**
+ * One statement that creates the flow atomically (a DO block), for drivers
+ * that send one statement at a time. The block's dollar quote is one that
+ * appears nowhere in its body (a condition pattern may hold any text).
+ */
 export function compileFlowBlock(flow: AnyFlow, prelude: readonly string[] = []): string {
   const body = [...prelude, ...flowCalls(flow).map((call) => `PERFORM ${call};`)].map((line) => `  ${line}`).join('\n');
-  return `DO $pgflow$\nBEGIN\n${body}\nEND\n$pgflow$;`;
+  let tag = '$pgflow$';
+  for (let n = 1; body.includes(tag); n++) tag = `$pgflow_${n}$`;
+  return `DO ${tag}\nBEGIN\n${body}\nEND\n${tag};`;
 }

@@ -3,10 +3,14 @@
  *
  * `ensureFlow(db, flow)` reads the flow from pgflow.flows / steps / deps and
  * compares it with the code: the set of steps, each step's dependencies and
- * type, and every option (a flow option missing in code means the engine
- * default: 3 attempts, 5 s base delay, 60 s timeout; a step option missing in
- * code must be NULL in the database, i.e. inherited from the flow). Step
- * order is not compared: it does not change how runs execute.
+ * type ('single', or 'map' for `.map()` steps), every option (a flow option
+ * missing in code means the engine default: 3 attempts, 5 s base delay, 60 s
+ * timeout; a step option missing in code must be NULL in the database, i.e.
+ * inherited from the flow) and each step's condition (a pattern missing in
+ * code must be NULL; whenUnmet missing means 'skip', retriesExhausted
+ * missing means 'fail'). Patterns are compared as JSON values, whatever the
+ * order of their keys. Step order is not compared: it does not change how
+ * runs execute.
  *
  * - absent → created (one atomic statement);
  * - identical → nothing happens;
@@ -16,6 +20,7 @@
  *   creates it anew, all in one transaction.
  */
 import { toExecutor, type PgflowConnection } from '../core/connection.js';
+import type { Json, SkipMode, StepType } from '../core/types.js';
 import { compileFlowBlock, sqlLiteral } from './compile.js';
 import type { AnyFlow, RuntimeOptions, StepRuntimeOptions } from './flow.js';
 
@@ -31,13 +36,25 @@ export interface StoredFlowDefinition {
 
 export interface StoredStepDefinition {
   slug: string;
-  stepType: string;
+  stepType: StepType;
   stepIndex: number;
   /** Sorted. */
   dependsOn: string[];
   /** null: inherited from the flow (or, for startDelay, none). */
   options: { [K in keyof StepRuntimeOptions]-?: number | null };
+  condition: StoredStepCondition;
 }
+
+/** A step's condition as stored: patterns (null when none) and both modes. */
+export interface StoredStepCondition {
+  requiredInputPattern: { [key: string]: Json } | null;
+  forbiddenInputPattern: { [key: string]: Json } | null;
+  whenUnmet: SkipMode;
+  whenExhausted: SkipMode;
+}
+
+/** What add_step stores for a condition setting the code leaves out. */
+export const DEFAULT_STEP_CONDITION: Readonly<Pick<StoredStepCondition, 'whenUnmet' | 'whenExhausted'>> = Object.freeze({ whenUnmet: 'skip', whenExhausted: 'fail' });
 
 export interface FlowDifference {
   /** What differs, e.g. `timeout`, `step "parse" dependencies`. */
@@ -78,12 +95,16 @@ interface DefinitionRow {
   flow: { flow_slug: string; opt_max_attempts: number; opt_base_delay: number; opt_timeout: number } | null;
   steps: {
     step_slug: string;
-    step_type: string;
+    step_type: StepType;
     step_index: number;
     opt_max_attempts: number | null;
     opt_base_delay: number | null;
     opt_timeout: number | null;
     opt_start_delay: number | null;
+    required_input_pattern: { [key: string]: Json } | null;
+    forbidden_input_pattern: { [key: string]: Json } | null;
+    when_unmet: SkipMode;
+    when_exhausted: SkipMode;
     deps: string[];
   }[];
 }
@@ -114,11 +135,55 @@ export async function readFlowDefinition(db: PgflowConnection, flowSlug: string)
       stepIndex: step.step_index,
       dependsOn: [...step.deps].sort(),
       options: { maxAttempts: step.opt_max_attempts, baseDelay: step.opt_base_delay, timeout: step.opt_timeout, startDelay: step.opt_start_delay },
+      condition: {
+        requiredInputPattern: step.required_input_pattern,
+        forbiddenInputPattern: step.forbidden_input_pattern,
+        whenUnmet: step.when_unmet,
+        whenExhausted: step.when_exhausted,
+      },
     })),
   };
 }
 
 const OPTION_KEYS = ['maxAttempts', 'baseDelay', 'timeout', 'startDelay'] as const;
+
+/** JSON text with object keys sorted at every level, so equal JSON values give equal text. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (typeof value === 'object' && value !== null) {
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, item]) => item !== undefined);
+    entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${canonicalJson(item)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+const patternText = (pattern: unknown) => (pattern === null || pattern === undefined ? 'none' : JSON.stringify(pattern));
+
+/** The differences between a step's condition in the database and in code. */
+function conditionDifferences(slug: string, stored: StoredStepCondition, code: AnyFlow['steps'][number]['condition']): FlowDifference[] {
+  const differences: FlowDifference[] = [];
+  const patterns = [
+    ['requiredInputPattern', 'if'],
+    ['forbiddenInputPattern', 'ifNot'],
+  ] as const;
+  for (const [key, option] of patterns) {
+    const codePattern = code[key] ?? null;
+    const same = codePattern === null || stored[key] === null ? codePattern === stored[key] : canonicalJson(codePattern) === canonicalJson(stored[key]);
+    if (!same) differences.push({ subject: `step "${slug}" ${option} (${key === 'requiredInputPattern' ? 'required' : 'forbidden'}_input_pattern)`, database: patternText(stored[key]), code: patternText(codePattern) });
+  }
+  const modes = [
+    ['whenUnmet', 'whenUnmet (when_unmet)'],
+    ['whenExhausted', 'retriesExhausted (when_exhausted)'],
+  ] as const;
+  for (const [key, subject] of modes) {
+    const codeMode = code[key] ?? DEFAULT_STEP_CONDITION[key];
+    if (codeMode !== stored[key]) {
+      differences.push({ subject: `step "${slug}" ${subject}`, database: `'${stored[key]}'`, code: `'${codeMode}'${code[key] === undefined ? ' (default)' : ''}` });
+    }
+  }
+  return differences;
+}
 const listText = (items: readonly string[]) => `[${items.join(', ')}]`;
 const stepOptionText = (value: number | null | undefined, key: keyof StepRuntimeOptions) =>
   value === null || value === undefined ? (key === 'startDelay' ? 'not set' : 'not set (flow value)') : String(value);
@@ -144,13 +209,14 @@ export function diffFlow(flow: AnyFlow, stored: StoredFlowDefinition): FlowDiffe
     if (listText(codeDeps) !== listText(existing.dependsOn)) {
       differences.push({ subject: `step "${step.slug}" dependencies`, database: listText(existing.dependsOn), code: listText(codeDeps) });
     }
-    if (existing.stepType !== 'single') differences.push({ subject: `step "${step.slug}" type`, database: existing.stepType, code: 'single' });
+    if (existing.stepType !== step.stepType) differences.push({ subject: `step "${step.slug}" type`, database: existing.stepType, code: step.stepType });
     for (const key of OPTION_KEYS) {
       const code = step.options[key] ?? null;
       if (existing.options[key] !== code) {
         differences.push({ subject: `step "${step.slug}" ${key}`, database: stepOptionText(existing.options[key], key), code: stepOptionText(code, key) });
       }
     }
+    differences.push(...conditionDifferences(step.slug, existing.condition, step.condition));
   }
   for (const step of stored.steps) {
     if (!codeSlugs.has(step.slug)) {

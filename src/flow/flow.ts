@@ -3,68 +3,46 @@
  *
  *   const flow = new Flow<{ url: string }>({ slug: 'scrape', maxAttempts: 3 })
  *     .step({ slug: 'fetch' }, async ({ run }) => ({ html: await get(run.url) }))
- *     .step({ slug: 'parse', dependsOn: ['fetch'] }, ({ fetch }) => ({ title: titleOf(fetch.html) }));
+ *     .array({ slug: 'links', dependsOn: ['fetch'] }, ({ fetch }) => linksOf(fetch.html))
+ *     .map({ slug: 'pages', array: 'links' }, (url) => ({ url, size: url.length }))
+ *     .step({ slug: 'report', dependsOn: ['pages'], if: { run: { url: 'https://example.com' } } }, ({ pages }) => pages.length);
  *
- * Each `.step()` returns a new Flow whose type records the step's output, so
- * a handler's input is `{ run: Input, <dep>: <dep output> }` for exactly its
- * direct dependencies. Unknown dependencies, duplicate or invalid slugs and
- * non-JSON outputs are compile-time errors for literal slugs and run-time
- * errors (FlowDefinitionError) otherwise.
+ * Each method returns a new Flow whose type records the step's output, so a
+ * handler's input is `{ run: Input, <dep>: <dep output> }` for exactly its
+ * direct dependencies (a map handler gets one array element instead). A
+ * dependency that may be skipped while its dependents still run is optional
+ * in their input. Unknown dependencies, duplicate or invalid slugs, non-JSON
+ * outputs, patterns that do not fit the step's input and maps over
+ * non-arrays are compile-time errors for literal slugs and run-time errors
+ * (FlowDefinitionError) otherwise (see ./definition.ts).
  */
-import type { Json } from '../core/types.js';
+import type { Json, SkipMode } from '../core/types.js';
+import type { ConditionOptions, SkipsAlone, SkipsWithDependents, WhenUnmetNeedsCondition } from './condition.js';
 import type { StepContext } from './context.js';
+import { defineStep, flowOptions, type MapOptionKey, type RuntimeOptions, type FlowConfig, type StepDefinition, type StepKind, type StepOptionKey, type StepRuntimeOptions } from './definition.js';
 import type { CheckJsonOutput, StoredOutput } from './json.js';
-import { slugProblem, type CheckStepSlug } from './slug.js';
+import type { CheckStepSlug } from './slug.js';
 
-/** Retry and timeout options shared by flows and steps (whole seconds). */
-export interface RuntimeOptions {
-  /** Attempts per task, the first included (>= 1). Engine default 3. */
-  maxAttempts?: number;
-  /** Seconds before the first retry; each further retry waits twice as long (>= 0). Engine default 5. */
-  baseDelay?: number;
-  /** Seconds a task may run; the handler's signal aborts then (>= 1). Engine default 60. */
-  timeout?: number;
-}
+export { FlowDefinitionError } from './errors.js';
+export type { AnyStepHandler, FlowConfig, RuntimeOptions, StepDefinition, StepKind, StepRuntimeOptions } from './definition.js';
 
-export interface FlowConfig extends RuntimeOptions {
-  /** Letters, digits and underscores, starting with a letter; at most 47 characters; names the flow's queue. */
-  slug: string;
-}
-
-export interface StepRuntimeOptions extends RuntimeOptions {
-  /** Seconds to wait, once the step's dependencies are done, before its task may start (>= 0). */
-  startDelay?: number;
-}
-
+/** Kept for code written against earlier releases: the options `.step()` takes, without conditions. */
 export interface StepConfig<Slug extends string = string, Deps extends readonly string[] = readonly string[]> extends StepRuntimeOptions {
   slug: Slug;
   /** Steps whose outputs this step receives; they must be defined earlier. */
   dependsOn?: Deps;
 }
 
-/** A step's handler as stored at run time. */
-export type AnyStepHandler = (input: any, context: StepContext) => unknown;
-
-export interface StepDefinition {
-  readonly slug: string;
-  readonly dependsOn: readonly string[];
-  /** Only the options that were given; the others fall back to the flow's. */
-  readonly options: Readonly<StepRuntimeOptions>;
-  readonly handler: AnyStepHandler;
-}
-
-/** Raised when a flow or step definition is invalid. */
-export class FlowDefinitionError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'FlowDefinitionError';
-  }
-}
-
 type Simplify<T> = { [K in keyof T]: T[K] } & {};
 
-/** The input a step's handler receives: the run input and the outputs of its direct dependencies. */
-export type StepInput<TInput, TSteps, Dep extends keyof TSteps> = Simplify<{ run: TInput } & { [K in Dep]: TSteps[K] }>;
+/**
+ * The input a step's handler receives: the run input and the outputs of its
+ * direct dependencies; those in `Optional` (steps that may be skipped while
+ * their dependents run) are optional keys.
+ */
+export type StepInput<TInput, TSteps, Dep extends keyof TSteps, Optional extends PropertyKey = never> = Simplify<
+  { run: TInput } & { [K in Exclude<Dep, Optional>]: TSteps[K] } & { [K in Extract<Dep, Optional>]?: TSteps[K] }
+>;
 
 /**
  * The handler of a step whose input is `I`: returns JSON (or nothing, stored
@@ -73,67 +51,165 @@ export type StepInput<TInput, TSteps, Dep extends keyof TSteps> = Simplify<{ run
  */
 export type StepHandler<I, Out> = ((input: I, context: StepContext) => Out | Promise<Out>) & CheckJsonOutput<Out>;
 
+/** The element type of an array type. */
+export type ElementOf<T> = T extends readonly (infer E)[] ? E : never;
+
+/** Slugs of the steps whose output is an array (what `.map({ array })` may name). */
+export type ArraySteps<TSteps> = { [K in keyof TSteps]: TSteps[K] extends readonly unknown[] ? K : never }[keyof TSteps] & string;
+
+// ---- Option types: the keys given are captured (Keys) to know whether a condition was set; unknown keys are refused by name.
+
+type KeyCapture<Keys extends PropertyKey> = { [K in Keys]?: unknown };
+type UnknownOptions<Keys extends PropertyKey, Known extends string> = { [K in Exclude<Keys, Known>]: `"${K & string}" is not an option of this method` };
+
+type StepOptions<TSteps, Slug extends string, Deps, I, Keys extends PropertyKey, Unmet extends SkipMode, Exhausted extends SkipMode> = StepRuntimeOptions & {
+  slug: CheckStepSlug<Slug, TSteps>;
+  /** Steps whose outputs this step receives; they must be defined earlier. */
+  dependsOn?: Deps;
+} & ConditionOptions<I, Unmet, Exhausted> &
+  KeyCapture<Keys> &
+  UnknownOptions<NoInfer<Keys>, StepOptionKey> &
+  WhenUnmetNeedsCondition<NoInfer<Keys>>;
+
+/** The type of a map step's slug: a map without `array` maps over the run input, which must then be an array. */
+type MapSlug<TInput, TSteps, Slug extends string, ArrayDep> = [ArrayDep] extends [never]
+  ? TInput extends readonly unknown[]
+    ? CheckStepSlug<Slug, TSteps>
+    : 'a map step without array maps over the run input, which is not an array in this flow: name the step to map over with array'
+  : CheckStepSlug<Slug, TSteps>;
+
+type MapOptions<TInput, TSteps, Slug extends string, ArrayDep, I, Keys extends PropertyKey, Unmet extends SkipMode, Exhausted extends SkipMode> = StepRuntimeOptions & {
+  slug: MapSlug<TInput, TSteps, Slug, NoInfer<ArrayDep>>;
+  /** The step whose output (an array) this step maps over, one task per element; without it, the run input. */
+  array?: ArrayDep;
+  /** Optional: the step named by `array`, the map step's only dependency. */
+  dependsOn?: readonly NoInfer<ArrayDep>[];
+} & ConditionOptions<I, Unmet, Exhausted> &
+  KeyCapture<Keys> &
+  UnknownOptions<NoInfer<Keys>, MapOptionKey> &
+  WhenUnmetNeedsCondition<NoInfer<Keys>>;
+
+/** `Slug` when the step may be skipped while its dependents run. */
+type AloneIf<Slug extends string, Keys extends PropertyKey, Unmet extends SkipMode, Exhausted extends SkipMode> =
+  SkipsAlone<Keys, Unmet, Exhausted> extends true ? Slug : never;
+
+/** `Slug` when the step may be skipped with its dependents: by its own 'skip-cascade', or because a dependency may be. */
+type CascadeIf<Slug extends string, Dep, Cascade extends string, Keys extends PropertyKey, Unmet extends SkipMode, Exhausted extends SkipMode> =
+  SkipsWithDependents<Keys, Unmet, Exhausted> extends true ? Slug : [Extract<Dep, Cascade>] extends [never] ? never : Slug;
+
 const FLOW_BRAND = Symbol.for('pgflow-orm.flow');
-const FLOW_OPTION_KEYS = ['slug', 'maxAttempts', 'baseDelay', 'timeout'] as const;
-const STEP_OPTION_KEYS = ['slug', 'dependsOn', 'maxAttempts', 'baseDelay', 'timeout', 'startDelay'] as const;
 
-const MINIMUM: Record<keyof StepRuntimeOptions, number> = { maxAttempts: 1, baseDelay: 0, timeout: 1, startDelay: 0 };
-
-function runtimeOptions<K extends keyof StepRuntimeOptions>(source: Record<string, unknown>, keys: readonly K[], where: string): Pick<StepRuntimeOptions, K> {
-  const result = {} as Pick<StepRuntimeOptions, K>;
-  for (const key of keys) {
-    const value = source[key];
-    if (value === undefined) continue;
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < MINIMUM[key] || value > 2_147_483_647) {
-      throw new FlowDefinitionError(`${where}: ${key} must be a whole number of at least ${MINIMUM[key]} (got ${JSON.stringify(value) ?? String(value)})`);
-    }
-    result[key] = value;
-  }
-  return result;
-}
-
-function rejectUnknownKeys(source: object, known: readonly string[], where: string): void {
-  const unknown = Object.keys(source).filter((key) => !known.includes(key));
-  if (unknown.length > 0) {
-    throw new FlowDefinitionError(`${where}: unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((key) => `"${key}"`).join(', ')} (known: ${known.join(', ')})`);
-  }
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-export class Flow<TInput extends object = Record<string, Json>, TSteps extends Record<string, unknown> = {}, TDeps extends Record<string, string> = {}> {
+/**
+ * A flow definition. Type parameters: the run input, step outputs by slug,
+ * each step's direct dependencies, the steps that may be skipped while their
+ * dependents run (`TOptional`), and those that may be skipped together with
+ * every step after them (`TCascade`).
+ */
+export class Flow<
+  TInput extends object = Record<string, Json>,
+  TSteps extends Record<string, unknown> = {},
+  TDeps extends Record<string, string> = {},
+  TOptional extends string = never,
+  TCascade extends string = never,
+> {
   declare readonly slug: string;
   /** The flow's options as given (missing ones take the engine defaults: 3 attempts, 5 s base delay, 60 s timeout). */
   declare readonly options: Readonly<RuntimeOptions>;
   /** Steps in definition order (dependencies first). */
   declare readonly steps: readonly StepDefinition[];
-  /** Type-level record of the input, step outputs and dependencies; never set at run time. */
-  declare readonly __types?: { input: TInput; steps: TSteps; deps: TDeps };
+  /** Type-level record of the input, step outputs, dependencies and skippable steps; never set at run time. */
+  declare readonly __types?: { input: TInput; steps: TSteps; deps: TDeps; optional: TOptional; cascade: TCascade };
 
   constructor(options: FlowConfig) {
-    if (!isObject(options)) throw new FlowDefinitionError('new Flow(options): options must be an object with a slug');
-    const problem = slugProblem(options.slug, 'flow');
-    if (problem) throw new FlowDefinitionError(`invalid flow slug ${JSON.stringify(options.slug) ?? String(options.slug)}: ${problem}`);
-    const where = `flow "${options.slug}"`;
-    rejectUnknownKeys(options, FLOW_OPTION_KEYS, where);
-    initialise(this, options.slug, Object.freeze(runtimeOptions(options, ['maxAttempts', 'baseDelay', 'timeout'], where)), []);
+    const { slug, options: runtime } = flowOptions(options);
+    initialise(this, slug, runtime, []);
   }
 
   /**
-   * Adds a step and returns the extended flow (this flow is left unchanged).
-   * `handler(input, context)` gets `{ run, <dep>: <output> }` for the steps in
-   * `dependsOn` and returns the step's output: JSON, or nothing (null).
+   * Adds a step with one task and returns the extended flow (this flow is
+   * left unchanged). `handler(input, context)` gets `{ run, <dep>: <output> }`
+   * for the steps in `dependsOn` and returns the step's output: JSON, or
+   * nothing (null). `if` / `ifNot` patterns are checked against that input.
    */
-  step<const Slug extends string, const Deps extends readonly (keyof TSteps & string)[] = [], Out = void>(
-    options: StepRuntimeOptions & { slug: CheckStepSlug<Slug, TSteps>; dependsOn?: Deps },
-    handler: StepHandler<StepInput<TInput, TSteps, Deps[number]>, Out>,
-  ): Flow<TInput, Simplify<TSteps & { [K in Slug]: StoredOutput<Out> }>, Simplify<TDeps & { [K in Slug]: Deps[number] }>> {
-    const definition = defineStep(this, options as unknown, handler as unknown);
-    const next = Object.create(Flow.prototype) as Flow<TInput, Simplify<TSteps & { [K in Slug]: StoredOutput<Out> }>, Simplify<TDeps & { [K in Slug]: Deps[number] }>>;
+  step<
+    const Slug extends string,
+    const Deps extends readonly (keyof TSteps & string)[] = [],
+    Out = void,
+    const Keys extends PropertyKey = never,
+    const Unmet extends SkipMode = 'skip',
+    const Exhausted extends SkipMode = 'fail',
+  >(
+    options: StepOptions<TSteps, Slug, Deps, StepInput<TInput, TSteps, Deps[number], TOptional>, Keys, Unmet, Exhausted>,
+    handler: StepHandler<StepInput<TInput, TSteps, Deps[number], TOptional>, Out>,
+  ): Flow<
+    TInput,
+    Simplify<TSteps & { [K in Slug]: StoredOutput<Out> }>,
+    Simplify<TDeps & { [K in Slug]: Deps[number] }>,
+    TOptional | AloneIf<Slug, Keys, Unmet, Exhausted>,
+    TCascade | CascadeIf<Slug, Deps[number], TCascade, Keys, Unmet, Exhausted>
+  > {
+    return this.extend('step', options, handler);
+  }
+
+  /**
+   * Adds a step whose output is an array, typically for a `.map()` over it:
+   * like `.step()`, but the handler must return an array (a compile-time
+   * error otherwise; at run time the worker fails the attempt when it does not).
+   */
+  array<
+    const Slug extends string,
+    const Deps extends readonly (keyof TSteps & string)[] = [],
+    Out extends readonly unknown[] = never[],
+    const Keys extends PropertyKey = never,
+    const Unmet extends SkipMode = 'skip',
+    const Exhausted extends SkipMode = 'fail',
+  >(
+    options: StepOptions<TSteps, Slug, Deps, StepInput<TInput, TSteps, Deps[number], TOptional>, Keys, Unmet, Exhausted>,
+    handler: StepHandler<StepInput<TInput, TSteps, Deps[number], TOptional>, Out>,
+  ): Flow<
+    TInput,
+    Simplify<TSteps & { [K in Slug]: Out }>,
+    Simplify<TDeps & { [K in Slug]: Deps[number] }>,
+    TOptional | AloneIf<Slug, Keys, Unmet, Exhausted>,
+    TCascade | CascadeIf<Slug, Deps[number], TCascade, Keys, Unmet, Exhausted>
+  > {
+    return this.extend('array', options, handler);
+  }
+
+  /**
+   * Adds a map step: one task per element of an array, each running
+   * `handler(element, context)`; the step's output is the array of the
+   * handlers' results, in element order. With `array: '<step>'` it maps over
+   * that step's output (its only dependency); without, over the run input
+   * (which must then be an array). An empty array completes the step at once
+   * with `[]`. `if` / `ifNot` patterns are checked against
+   * `{ run, <array step>: <the whole array> }`.
+   */
+  map<
+    const Slug extends string,
+    const ArrayDep extends ArraySteps<TSteps> = never,
+    Out = void,
+    const Keys extends PropertyKey = never,
+    const Unmet extends SkipMode = 'skip',
+    const Exhausted extends SkipMode = 'fail',
+  >(
+    options: MapOptions<TInput, TSteps, Slug, ArrayDep, StepInput<TInput, TSteps, ArrayDep, TOptional>, Keys, Unmet, Exhausted>,
+    handler: StepHandler<[ArrayDep] extends [never] ? ElementOf<TInput> : ElementOf<TSteps[ArrayDep]>, Out>,
+  ): Flow<
+    TInput,
+    Simplify<TSteps & { [K in Slug]: StoredOutput<Out>[] }>,
+    Simplify<TDeps & { [K in Slug]: ArrayDep }>,
+    TOptional | AloneIf<Slug, Keys, Unmet, Exhausted>,
+    TCascade | CascadeIf<Slug, ArrayDep, TCascade, Keys, Unmet, Exhausted>
+  > {
+    return this.extend('map', options, handler);
+  }
+
+  private extend<F>(kind: StepKind, options: unknown, handler: unknown): F {
+    const definition = defineStep(this, kind, options, handler);
+    const next = Object.create(Flow.prototype) as AnyFlow;
     initialise(next, this.slug, this.options, [...this.steps, definition]);
-    return next;
+    return next as F;
   }
 
   /** The step with this slug, or undefined. */
@@ -155,7 +231,7 @@ export class Flow<TInput extends object = Record<string, Json>, TSteps extends R
 
 Object.defineProperty(Flow.prototype, FLOW_BRAND, { value: true });
 
-function initialise(flow: Flow<any, any, any>, slug: string, options: Readonly<RuntimeOptions>, steps: StepDefinition[]): void {
+function initialise(flow: AnyFlow, slug: string, options: Readonly<RuntimeOptions>, steps: StepDefinition[]): void {
   Object.defineProperties(flow, {
     slug: { value: slug, enumerable: true },
     options: { value: options, enumerable: true },
@@ -163,51 +239,31 @@ function initialise(flow: Flow<any, any, any>, slug: string, options: Readonly<R
   });
 }
 
-function defineStep(flow: Flow<any, any, any>, options: unknown, handler: unknown): StepDefinition {
-  if (!isObject(options)) throw new FlowDefinitionError(`flow "${flow.slug}": step options must be an object with a slug`);
-  const slug = options.slug;
-  const problem = slugProblem(slug, 'step');
-  if (problem) throw new FlowDefinitionError(`flow "${flow.slug}": invalid step slug ${JSON.stringify(slug) ?? String(slug)}: ${problem}`);
-  const where = `flow "${flow.slug}", step "${slug as string}"`;
-  if (flow.getStep(slug as string)) throw new FlowDefinitionError(`${where}: a step with this slug is already defined`);
-  rejectUnknownKeys(options, STEP_OPTION_KEYS, where);
-  const dependsOn = options.dependsOn ?? [];
-  if (!Array.isArray(dependsOn) || dependsOn.some((dep) => typeof dep !== 'string')) {
-    throw new FlowDefinitionError(`${where}: dependsOn must be an array of step slugs`);
-  }
-  const seen = new Set<string>();
-  for (const dep of dependsOn as string[]) {
-    if (dep === slug) throw new FlowDefinitionError(`${where}: a step cannot depend on itself`);
-    if (seen.has(dep)) throw new FlowDefinitionError(`${where}: dependsOn lists "${dep}" more than once`);
-    seen.add(dep);
-    if (!flow.getStep(dep)) {
-      const known = flow.steps.map((step) => `"${step.slug}"`).join(', ') || 'none yet';
-      throw new FlowDefinitionError(`${where}: depends on unknown step "${dep}"; steps defined so far: ${known} (define dependencies before the steps that use them)`);
-    }
-  }
-  if (typeof handler !== 'function') throw new FlowDefinitionError(`${where}: the handler must be a function`);
-  return Object.freeze({
-    slug: slug as string,
-    dependsOn: Object.freeze([...(dependsOn as string[])]),
-    options: Object.freeze(runtimeOptions(options, ['maxAttempts', 'baseDelay', 'timeout', 'startDelay'], where)),
-    handler: handler as AnyStepHandler,
-  });
-}
-
 /** Any flow, whatever its types. */
-export type AnyFlow = Flow<any, any, any>;
+export type AnyFlow = Flow<any, any, any, any, any>;
 
 /** The input a flow's runs take. */
-export type FlowInput<F extends AnyFlow> = F extends Flow<infer I, any, any> ? I : never;
+export type FlowInput<F extends AnyFlow> = F extends Flow<infer I, any, any, any, any> ? I : never;
 
 /** Output types of the flow's steps, by slug. */
-export type FlowSteps<F extends AnyFlow> = F extends Flow<any, infer S, any> ? S : never;
+export type FlowSteps<F extends AnyFlow> = F extends Flow<any, infer S, any, any, any> ? S : never;
 
 /** The output of one step of the flow. */
 export type StepOutput<F extends AnyFlow, S extends keyof FlowSteps<F>> = FlowSteps<F>[S];
 
 /** Slugs of the steps nothing depends on. */
-export type LeafSteps<F extends AnyFlow> = F extends Flow<any, infer S, infer D> ? Exclude<keyof S, D[keyof D]> : never;
+export type LeafSteps<F extends AnyFlow> = F extends Flow<any, infer S, infer D, any, any> ? Exclude<keyof S, D[keyof D]> : never;
 
-/** A completed run's output: the outputs of the flow's leaf steps, by slug. */
-export type FlowOutput<F extends AnyFlow> = F extends Flow<any, infer S, any> ? Simplify<{ [K in LeafSteps<F> & keyof S]: S[K] }> : never;
+/** Slugs of the steps that may be skipped: alone (`whenUnmet` / `retriesExhausted` 'skip') or with the steps after them ('skip-cascade'). */
+export type SkippableSteps<F extends AnyFlow> = F extends Flow<any, any, any, infer O, infer C> ? O | C : never;
+
+/**
+ * A completed run's output: the outputs of the flow's leaf steps, by slug;
+ * a leaf step that may be skipped is an optional key (absent when skipped).
+ */
+export type FlowOutput<F extends AnyFlow> =
+  F extends Flow<any, infer S, any, infer O, infer C>
+    ? Simplify<
+        { [K in LeafSteps<F> & keyof S as K extends O | C ? never : K]: S[K] } & { [K in LeafSteps<F> & keyof S as K extends O | C ? K : never]?: S[K] }
+      >
+    : never;

@@ -20,6 +20,11 @@
  * delays of its own flows are also woken by timers at the moment they become
  * visible.
  *
+ * A map step's tasks run like any other, one handler call per array
+ * element: the handler's input is the element and `context.taskIndex` its
+ * index. An `.array()` step's handler that returns anything but an array
+ * fails its attempt (retried like any failure).
+ *
  * Each handler gets an AbortSignal that fires at the step's timeout (the
  * attempt then fails with a timeout error and its slot is freed; a handler
  * that ignores the signal keeps running, but its result is discarded) and
@@ -394,7 +399,7 @@ class Worker {
     const timeoutSeconds = step?.options.timeout ?? flow.options.timeout ?? DEFAULT_FLOW_OPTIONS.timeout;
     const ref: TaskRef = { flowSlug: flow.slug, runId, stepSlug, taskIndex, deadline: Date.now() + (timeoutSeconds + 2) * 1000 };
     const controller = new AbortController();
-    const logger = childLogger(this.logger, { flowSlug: flow.slug, stepSlug, runId, attempt });
+    const logger = childLogger(this.logger, step?.stepType === 'map' ? { flowSlug: flow.slug, stepSlug, taskIndex, runId, attempt } : { flowSlug: flow.slug, stepSlug, runId, attempt });
     let finished = false;
     let resolveSettled!: () => void;
     const task: RunningTask = {
@@ -442,11 +447,10 @@ class Worker {
         return finish({ error: message });
       }
       if (finished) return logger.debug("handler finished after its attempt had ended; its result is discarded");
-      try {
-        assertJsonSerialisable(output, `the output of step "${stepSlug}"`);
-      } catch (error) {
-        logger.error(errorMessage(error));
-        return finish({ error: errorMessage(error) });
+      const problem = outputProblem(step, taskIndex, output);
+      if (problem) {
+        logger.error(problem);
+        return finish({ error: problem });
       }
       finish({ output });
     })();
@@ -463,7 +467,8 @@ class Worker {
     }
     let steps: StepDefinition[];
     if (event.type === 'run:started') steps = state.roots;
-    else if (event.type === 'step:completed') steps = state.dependents.get(event.stepSlug) ?? [];
+    // A finished step (completed, or skipped while the run goes on) may have made its dependents ready.
+    else if (event.type === 'step:completed' || event.type === 'step:skipped') steps = state.dependents.get(event.stepSlug) ?? [];
     else return;
     let now = false;
     for (const step of steps) {
@@ -573,6 +578,25 @@ class Worker {
     if (this.ownsPool) await this.pool.end().catch(() => {});
     else this.pool.off('error', this.onPoolError);
   }
+}
+
+/**
+ * Why a handler's result cannot be stored as the task's output, or undefined
+ * when it can: it must be JSON, and the handler of an `.array()` step must
+ * return an array (a map over it would otherwise fail the whole run).
+ */
+function outputProblem(step: StepDefinition, taskIndex: number, output: unknown): string | undefined {
+  const what = step.stepType === 'map' ? `the output of task ${taskIndex} of map step "${step.slug}"` : `the output of step "${step.slug}"`;
+  try {
+    assertJsonSerialisable(output, what);
+  } catch (error) {
+    return errorMessage(error);
+  }
+  if (step.kind === 'array' && !Array.isArray(output)) {
+    const got = output === undefined ? 'nothing' : output === null ? 'null' : typeof output === 'object' ? 'an object' : `a ${typeof output}`;
+    return `step "${step.slug}" is an array step: its handler must return an array, but it returned ${got}`;
+  }
+  return undefined;
 }
 
 /** Starts a worker; resolves once it is registered and claiming (see the module comment). */

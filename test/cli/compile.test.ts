@@ -114,12 +114,16 @@ describe('compile --format kysely', () => {
     );
     writeFileSync(join(app, 'migrate.ts'), KYSELY_MIGRATE);
     const written = await cliOk(['compile', fixtures, '--out', out]);
-    const file = readdirSync(out).find((name) => name.endsWith('_flows_cli_greet_cli_diamond_cli_slow.ts'))!;
-    expect(file).toMatch(/^\d{14}_flows_cli_greet_cli_diamond_cli_slow\.ts$/);
+    const file = readdirSync(out).find((name) => name.endsWith('_flows_cli_greet_cli_diamond_cli_fanout_cli_slow.ts'))!;
+    expect(file).toMatch(/^\d{14}_flows_cli_greet_cli_diamond_cli_fanout_cli_slow\.ts$/);
     expect(file > '20200101000000_notes.ts').toBe(true);
-    expect(written.stdout).toContain(`wrote ${join(out, file)} (kysely: creates "cli_greet", "cli_diamond", "cli_slow")`);
+    expect(written.stdout).toContain(`wrote ${join(out, file)} (kysely: creates "cli_greet", "cli_diamond", "cli_fanout", "cli_slow")`);
     const source = readFileSync(join(out, file), 'utf8');
     expect(source).toContain("import { sql, type Kysely } from 'kysely';");
+    // The template literal keeps the pattern's backslash, backtick and `${` as they are.
+    expect(source).toContain(
+      "SELECT pgflow.add_step('cli_fanout', 'list', forbidden_input_pattern => '{\"run\":{\"note\":\"it''s \\\\\\\\ \\`\\${x}\\`\"}}'::jsonb, when_unmet => 'skip-cascade');",
+    );
     expect(source).toContain('export async function up(db: Kysely<any>): Promise<void> {');
 
     const database = await freshDatabase();
@@ -130,7 +134,7 @@ describe('compile --format kysely', () => {
       ['20200101000000_notes', 'Up', 'Success'],
       [name, 'Up', 'Success'],
     ]);
-    await expectFlows(database, [greet, slow, shapes.diamond]);
+    await expectFlows(database, [greet, slow, shapes.diamond, shapes.fanout]);
 
     // Down deletes the flows with their runs and queues.
     await database.query(`select pgflow.start_flow('cli_greet', '{"name": "x"}')`);
@@ -139,7 +143,7 @@ describe('compile --format kysely', () => {
     expect(await database.query(`select count(*)::int as n from pgflow.runs`)).toEqual([{ n: 0 }]);
     expect(await database.query(`select queue_name from pgmq.meta where queue_name like 'cli_%'`)).toEqual([]);
     expect(JSON.parse((await migrate('up')).stdout)).toEqual([[name, 'Up', 'Success']]);
-    await expectFlows(database, [greet, slow, shapes.diamond]);
+    await expectFlows(database, [greet, slow, shapes.diamond, shapes.fanout]);
   });
 });
 
@@ -160,6 +164,22 @@ describe('compile --format sql', () => {
     }
     await expectFlows(database, [shapes.diamond]);
     expect(await flowSlugs(database)).toEqual(['cli_diamond']);
+  });
+
+  it('writes map steps and conditions that psql applies as the flow defines them', async () => {
+    const out = join(appFolder(), 'sql');
+    await cliOk(['compile', fixtures, '--out', out, '--format', 'sql', '--flow', 'cli_fanout']);
+    const [file] = readdirSync(out);
+    const sql = readFileSync(join(out, file!), 'utf8');
+    expect(sql).toContain(`SELECT pgflow.add_step('cli_fanout', 'fetch', ARRAY['list'], max_attempts => 2, step_type => 'map', when_exhausted => 'skip');\n`);
+    expect(sql).toContain(`SELECT pgflow.add_step('cli_fanout', 'total', ARRAY['fetch'], required_input_pattern => '{"fetch":[1]}'::jsonb);\n`);
+    const database = await freshDatabase();
+    await cliOk(['migrate', '--database-url', database.url]);
+    await runOk('psql', ['-X', '-q', '-1', '-v', 'ON_ERROR_STOP=1', '-d', database.url, '-f', join(out, file!)], { cwd: out });
+    await expectFlows(database, [shapes.fanout]);
+    expect(await database.query(`select forbidden_input_pattern from pgflow.steps where flow_slug = 'cli_fanout' and step_slug = 'list'`)).toEqual([
+      { forbidden_input_pattern: { run: { note: "it's \\ `${x}`" } } },
+    ]);
   });
 
   it('follows the folder’s naming (Flyway, numbered), refuses other SQL under an existing name, and --dry-run writes nothing', async () => {

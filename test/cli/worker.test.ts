@@ -88,6 +88,6 @@ describe('pgflow-orm worker', () => {
     expect(result.stderr).toContain('pass --ensure-flows recreate to delete the flow and its runs');
     const unknown = await cli(['worker', fixtures, '--flow', 'cli_nope', '--database-url', db.url]);
     expect(unknown).toMatchObject({ code: 1 });
-    expect(unknown.stderr).toMatch(/exports no flow "cli_nope"; it exports "cli_greet", "cli_diamond", "cli_slow"\n$/);
+    expect(unknown.stderr).toMatch(/exports no flow "cli_nope"; it exports "cli_greet", "cli_diamond", "cli_fanout", "cli_slow"\n$/);
   });
 });

@@ -4,7 +4,9 @@
  * when the test says: startFlow (typed, input checked), getRun (run, step
  * states and tasks), waitForRun (success, failure, unknown run, timeout,
  * abort, a run that finished while the notification connection was down),
- * and onEvent (order, filters, unsubscribe).
+ * onEvent (order, filters, unsubscribe), and runs of map steps (array
+ * inputs, one task per element) and of skipped steps (status, reason,
+ * step:skipped, output without their keys).
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -270,5 +272,95 @@ describe('onEvent', () => {
     await sleep(200);
     expect(byFlow.length).toBe(before);
     await driveAll();
+  });
+});
+
+describe('map steps and skipped steps', () => {
+  const letters = new Flow<string[]>({ slug: 'client_letters', maxAttempts: 1 })
+    .map({ slug: 'upper' }, (letter) => letter.toUpperCase())
+    .step({ slug: 'joined', dependsOn: ['upper'] }, ({ upper }) => upper.join(''));
+  const gated = new Flow<{ go: boolean }>({ slug: 'client_gated', maxAttempts: 1 })
+    .step({ slug: 'always' }, () => 'ran')
+    .step({ slug: 'gate', if: { run: { go: true } }, whenUnmet: 'skip-cascade' }, () => 'opened')
+    .step({ slug: 'after_gate', dependsOn: ['gate'] }, ({ gate }) => `${gate}!`)
+    .step({ slug: 'optional', if: { run: { go: true } } }, () => 1);
+
+  /** Claims and completes every task of the flow with its handler's result until nothing is left. */
+  async function driveFlow(flow: typeof letters | typeof gated): Promise<void> {
+    const sql = pgflowSql(db.pool);
+    for (;;) {
+      const tasks = await sql.claimTasks(flow.slug, workerId, 10);
+      if (tasks.length === 0) return;
+      for (const task of tasks) {
+        const output = await flow.getStep(task.stepSlug)!.handler(task.input, { taskIndex: task.taskIndex } as never);
+        await sql.completeTask({ runId: task.runId, stepSlug: task.stepSlug, taskIndex: task.taskIndex, output });
+      }
+    }
+  }
+
+  beforeAll(async () => {
+    await ensureFlow(db.pool, letters);
+    await ensureFlow(db.pool, gated);
+  });
+
+  it('starts a root-map flow with an array input, refusing anything else before the database; getRun shows one task per element', async () => {
+    await expect(startFlow(db.pool, letters, { letters: ['a'] } as never)).rejects.toThrow(
+      'the input of a run of flow "client_letters" must be a JSON array: its map step "upper" maps over the run input',
+    );
+    await expect(startFlow(db.pool, letters, ['a', new Date()] as never)).rejects.toThrow('$[1] is a Date');
+    const run = await client.startFlow(letters, ['p', 'g', 'f']);
+    expect(run).toMatchObject({ status: 'started', input: ['p', 'g', 'f'], remainingSteps: 2 });
+    const waited = client.waitForRun(run.runId, { timeout: 10_000 });
+    await driveFlow(letters);
+    expect(await waited).toEqual({ joined: 'PGF' });
+    const details = await getRun(db.pool, run.runId);
+    expect(details?.tasks.map((task) => [task.stepSlug, task.taskIndex, task.output])).toEqual([
+      ['upper', 0, 'P'],
+      ['upper', 1, 'G'],
+      ['upper', 2, 'F'],
+      ['joined', 0, 'PGF'],
+    ]);
+    expect(details?.steps.map((step) => [step.stepSlug, step.status, step.initialTasks])).toEqual([
+      ['upper', 'completed', 3],
+      ['joined', 'completed', 1],
+    ]);
+    // An empty array completes the map step at once with [], and its dependent gets that.
+    const empty = await client.startFlow(letters, []);
+    expect((await getRun(db.pool, empty.runId))?.steps.map((step) => step.status)).toEqual(['completed', 'started']);
+    await driveFlow(letters);
+    expect(await client.waitForRun(empty.runId, { timeout: 10_000 })).toEqual({ joined: '' });
+  });
+
+  it('shows skipped steps with their reason, sends step:skipped, and completes the run without their keys', async () => {
+    const events: PgflowEvent[] = [];
+    const unsubscribe = await client.onEvent((event) => events.push(event), { flow: gated });
+    const closed = await client.startFlow(gated, { go: false });
+    const waited = client.waitForRun(closed.runId, { timeout: 10_000 });
+    await driveFlow(gated);
+    expect(await waited).toEqual({ always: 'ran' });
+    const details = await getRun(db.pool, closed.runId);
+    expect(details?.steps.map((step) => [step.stepSlug, step.status, step.skipReason])).toEqual([
+      ['always', 'completed', null],
+      ['gate', 'skipped', 'condition_unmet'],
+      ['after_gate', 'skipped', 'dependency_skipped'],
+      ['optional', 'skipped', 'condition_unmet'],
+    ]);
+    expect(details?.steps[1]?.skippedAt).toBeInstanceOf(Date);
+    expect(details?.tasks.map((task) => task.stepSlug)).toEqual(['always']);
+    await waitUntil('run:completed', () => events.some((event) => event.type === 'run:completed' && event.runId === closed.runId));
+    const skipped = events.filter((event) => event.type === 'step:skipped');
+    expect(skipped.map((event) => [event.stepSlug, event.type === 'step:skipped' && event.skipReason])).toEqual([
+      ['gate', 'condition_unmet'],
+      ['after_gate', 'dependency_skipped'],
+      ['optional', 'condition_unmet'],
+    ]);
+    expect(skipped[0]).toMatchObject({ status: 'skipped', runId: closed.runId, flowSlug: 'client_gated', errorMessage: null });
+    expect(skipped[0]?.type === 'step:skipped' && skipped[0].skippedAt).toBeInstanceOf(Date);
+    await unsubscribe();
+
+    const open = await client.startFlow(gated, { go: true });
+    const opened = client.waitForRun(open.runId, { timeout: 10_000 });
+    await driveFlow(gated);
+    expect(await opened).toEqual({ always: 'ran', after_gate: 'opened!', optional: 1 });
   });
 });

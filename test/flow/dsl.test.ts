@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { assertJsonSerialisable, collectFlows, Flow, FlowDefinitionError, JsonValueError } from '../../src/flow/index.js';
 
 /** Calls the builder the way untyped code would. */
-const untyped = (flow: unknown) => flow as { step(options: unknown, handler: unknown): unknown };
+type UntypedFlow = { step(options: unknown, handler: unknown): UntypedFlow; array(options: unknown, handler: unknown): UntypedFlow; map(options: unknown, handler: unknown): UntypedFlow };
+const untyped = (flow: unknown) => flow as UntypedFlow;
 
 describe('Flow definitions', () => {
   it('records slug, options and steps in definition order, and leaves the original flow unchanged', () => {
@@ -100,6 +101,92 @@ describe('Flow definitions', () => {
       expect(() => untyped(flow).step({ slug: 'second', startDelay: -1 }, () => 2)).toThrow('startDelay must be a whole number of at least 0');
       expect(() => untyped(flow).step({ slug: 'second', dependOn: ['first'] }, () => 2)).toThrow('unknown option "dependOn"');
     });
+  });
+});
+
+describe('map and array steps', () => {
+  const flow = new Flow<{ urls: string[] }>({ slug: 'pages' }).array({ slug: 'list', timeout: 5 }, ({ run }) => run.urls).step({ slug: 'count' }, () => 3);
+
+  it('records the kind and the engine step type: .array() is a single step, .map() a map over its array step or the run input', () => {
+    const mapped = flow.map({ slug: 'fetch', array: 'list', maxAttempts: 2 }, (url) => url.length).map({ slug: 'again', array: 'fetch', dependsOn: ['fetch'] }, (n) => n + 1);
+    expect(mapped.steps.map(({ slug, kind, stepType, dependsOn, options, condition }) => ({ slug, kind, stepType, dependsOn, options, condition }))).toEqual([
+      { slug: 'list', kind: 'array', stepType: 'single', dependsOn: [], options: { timeout: 5 }, condition: {} },
+      { slug: 'count', kind: 'step', stepType: 'single', dependsOn: [], options: {}, condition: {} },
+      { slug: 'fetch', kind: 'map', stepType: 'map', dependsOn: ['list'], options: { maxAttempts: 2 }, condition: {} },
+      { slug: 'again', kind: 'map', stepType: 'map', dependsOn: ['fetch'], options: {}, condition: {} },
+    ]);
+    expect(mapped.leafSteps).toEqual(['count', 'again']);
+    const root = new Flow<number[]>({ slug: 'numbers' }).map({ slug: 'double' }, (n) => n * 2);
+    expect(root.steps[0]).toMatchObject({ slug: 'double', kind: 'map', stepType: 'map', dependsOn: [] });
+  });
+
+  it('runs a map handler with one element', async () => {
+    const mapped = flow.map({ slug: 'fetch', array: 'list' }, (url, context) => `${url}#${context.taskIndex}`);
+    expect(await mapped.getStep('fetch')!.handler('a', { taskIndex: 4 } as never)).toBe('a#4');
+  });
+
+  it.each([
+    ['array naming an unknown step', { slug: 'm', array: 'lst' }, 'flow "pages", map step "m": array names unknown step "lst"; steps defined so far: "list", "count"'],
+    ['array naming itself', { slug: 'm', array: 'm' }, 'flow "pages", map step "m": a step cannot depend on itself'],
+    ['array that is not a slug', { slug: 'm', array: ['list'] }, 'array must be the slug of the step whose output the map step maps over'],
+    ['two dependencies', { slug: 'm', array: 'list', dependsOn: ['list', 'count'] }, 'a map step depends on one step at most, the one named by array ("list"); dependsOn lists "list", "count"'],
+    ['array not in dependsOn', { slug: 'm', array: 'list', dependsOn: ['count'] }, 'array names "list" but dependsOn lists "count"; a map step depends only on the step whose array it maps'],
+    ['array with an empty dependsOn', { slug: 'm', array: 'list', dependsOn: [] }, 'array names "list" but dependsOn is empty'],
+    ['dependsOn without array', { slug: 'm', dependsOn: ['list'] }, 'a map step maps over the array of the one step it depends on; name it with array: "list"'],
+    ['an unknown option', { slug: 'm', array: 'list', arrays: 'list' }, 'unknown option "arrays" (known: slug, array, dependsOn, maxAttempts'],
+    ['a bad runtime option', { slug: 'm', timeout: 0 }, 'flow "pages", map step "m": timeout must be a whole number of at least 1'],
+  ])('refuses a map step with %s', (_what, options, message) => {
+    expect(() => untyped(flow).map(options, () => 1)).toThrow(FlowDefinitionError);
+    expect(() => untyped(flow).map(options, () => 1)).toThrow(message);
+  });
+
+  it('refuses array as an option of .step() and .array(), and a .array() step without a handler', () => {
+    expect(() => untyped(flow).step({ slug: 's', array: 'list' }, () => 1)).toThrow('flow "pages", step "s": unknown option "array"');
+    expect(() => untyped(flow).array({ slug: 's', array: 'list' }, () => [])).toThrow('flow "pages", array step "s": unknown option "array"');
+    expect(() => untyped(flow).array({ slug: 's' }, 'not a function')).toThrow('flow "pages", array step "s": the handler must be a function');
+  });
+});
+
+describe('step conditions', () => {
+  const flow = new Flow<{ kind: string; n: number }>({ slug: 'conditions' }).step({ slug: 'first' }, () => 1);
+
+  it('records the patterns (as the JSON the database stores) and the modes; retriesExhausted and whenExhausted are the same option', () => {
+    const next = flow
+      .step({ slug: 'a', if: { run: { kind: 'pdf' } }, ifNot: { run: { n: 0 } }, whenUnmet: 'skip-cascade', retriesExhausted: 'skip' }, () => 1)
+      .step({ slug: 'b', dependsOn: ['first'], ifNot: { first: 2 } }, () => 1)
+      .map({ slug: 'c', if: { run: { kind: 'x' } }, whenUnmet: 'fail', whenExhausted: 'skip-cascade' } as never, () => 1);
+    expect(next.steps.map((step) => step.condition)).toEqual([
+      {},
+      { requiredInputPattern: { run: { kind: 'pdf' } }, forbiddenInputPattern: { run: { n: 0 } }, whenUnmet: 'skip-cascade', whenExhausted: 'skip' },
+      { forbiddenInputPattern: { first: 2 } },
+      { requiredInputPattern: { run: { kind: 'x' } }, whenUnmet: 'fail', whenExhausted: 'skip-cascade' },
+    ]);
+    const pattern = { run: { kind: 'pdf', n: undefined } };
+    const copied = flow.step({ slug: 'd', if: pattern }, () => 1).getStep('d')!;
+    expect(copied.condition.requiredInputPattern).toEqual({ run: { kind: 'pdf' } });
+    pattern.run.kind = 'changed';
+    expect(copied.condition.requiredInputPattern).toEqual({ run: { kind: 'pdf' } });
+    expect(Object.isFrozen(copied.condition)).toBe(true);
+  });
+
+  it.each([
+    ['an array pattern', { if: [1] }, 'if must be a JSON object pattern such as { run: { kind: \'pdf\' } } (got an array)'],
+    ['a null pattern', { ifNot: null }, 'ifNot must be a JSON object pattern such as { run: { kind: \'pdf\' } } (got null)'],
+    ['a string pattern', { if: 'run.kind = pdf' }, 'if must be a JSON object pattern such as { run: { kind: \'pdf\' } } (got string)'],
+    ['a pattern holding a Date', { if: { run: { when: new Date(0) } } }, 'the if pattern is not JSON-serialisable: $.run.when is a Date'],
+    ['a class instance as the pattern', { if: new Map() }, 'if must be a JSON object pattern'],
+    ['an unknown whenUnmet', { if: { run: {} }, whenUnmet: 'ignore' }, `whenUnmet must be 'fail', 'skip', 'skip-cascade' (got "ignore")`],
+    ['an unknown retriesExhausted', { retriesExhausted: 'retry' }, `retriesExhausted must be 'fail', 'skip', 'skip-cascade' (got "retry")`],
+    ['an unknown whenExhausted', { whenExhausted: true }, `whenExhausted must be 'fail', 'skip', 'skip-cascade' (got true)`],
+    ['whenUnmet without a condition', { whenUnmet: 'fail' }, 'whenUnmet applies only to a step with if or ifNot (it says what happens when they do not hold)'],
+    ['both retriesExhausted and whenExhausted', { retriesExhausted: 'skip', whenExhausted: 'skip' }, 'give retriesExhausted or whenExhausted (the same option under pgflow 0.14\'s name), not both'],
+    ['a misspelt option', { ifnot: { run: {} } }, 'unknown option "ifnot"'],
+  ])('refuses %s', (_what, options, message) => {
+    for (const method of ['step', 'array', 'map'] as const) {
+      const define = () => untyped(new Flow<number[]>({ slug: 'conditions' }))[method]({ slug: 'second', ...options }, () => []);
+      expect(define).toThrow(FlowDefinitionError);
+      expect(define).toThrow(message);
+    }
   });
 });
 

@@ -1,7 +1,8 @@
 /**
  * ensureFlow: creates an absent flow, leaves a matching one alone, refuses a
- * differing one with a diff that names every difference (and changes
- * nothing), and with `recreate: true` replaces it together with its runs.
+ * differing one with a diff that names every difference — options, shape,
+ * step types and conditions — (and changes nothing), and with
+ * `recreate: true` replaces it together with its runs.
  */
 import { describe, expect, it } from 'vitest';
 import { pgflowSql } from '../../src/core/sql-api.js';
@@ -37,9 +38,9 @@ describe('ensureFlow', () => {
       slug: 'shop_create',
       options: { maxAttempts: 2, baseDelay: 5, timeout: 60 },
       steps: [
-        { slug: 'reserve', stepType: 'single', stepIndex: 0, dependsOn: [], options: { maxAttempts: null, baseDelay: null, timeout: null, startDelay: null } },
-        { slug: 'charge', stepType: 'single', stepIndex: 1, dependsOn: ['reserve'], options: { maxAttempts: 5, baseDelay: null, timeout: null, startDelay: null } },
-        { slug: 'ship', stepType: 'single', stepIndex: 2, dependsOn: ['charge'], options: { maxAttempts: null, baseDelay: null, timeout: null, startDelay: 3 } },
+        { slug: 'reserve', stepType: 'single', stepIndex: 0, dependsOn: [], options: { maxAttempts: null, baseDelay: null, timeout: null, startDelay: null }, condition: { requiredInputPattern: null, forbiddenInputPattern: null, whenUnmet: 'skip', whenExhausted: 'fail' } },
+        { slug: 'charge', stepType: 'single', stepIndex: 1, dependsOn: ['reserve'], options: { maxAttempts: 5, baseDelay: null, timeout: null, startDelay: null }, condition: { requiredInputPattern: null, forbiddenInputPattern: null, whenUnmet: 'skip', whenExhausted: 'fail' } },
+        { slug: 'ship', stepType: 'single', stepIndex: 2, dependsOn: ['charge'], options: { maxAttempts: null, baseDelay: null, timeout: null, startDelay: 3 }, condition: { requiredInputPattern: null, forbiddenInputPattern: null, whenUnmet: 'skip', whenExhausted: 'fail' } },
       ],
     });
     expect(await ensureFlow(db.pool, shop('shop_create'))).toEqual({ status: 'unchanged', differences: [] });
@@ -133,5 +134,53 @@ describe('ensureFlow', () => {
     const run = await pgflowSql(db.pool).startFlow('shop_keep', { order: 'K' });
     expect((await ensureFlow(db.pool, shop('shop_keep'), { recreate: true })).status).toBe('unchanged');
     expect(await db.query(`select 1 from pgflow.runs where run_id = $1`, [run.runId])).toHaveLength(1);
+  });
+
+  it('compares step types and conditions: a pattern missing in code is NULL, whenUnmet defaults to skip, retriesExhausted to fail', async () => {
+    const pipeline = (slug: string) =>
+      new Flow<{ ids: number[]; mode?: string }>({ slug })
+        .array({ slug: 'ids', if: { run: { mode: 'full' } }, ifNot: { run: { ids: [0] } } }, ({ run }) => run.ids)
+        .map({ slug: 'load', array: 'ids', retriesExhausted: 'skip' }, (id) => id)
+        .step({ slug: 'sum', dependsOn: ['load'], if: { load: [1] }, whenUnmet: 'fail' }, ({ load }) => (load ?? []).length);
+    expect((await ensureFlow(db.pool, pipeline('conditions'))).status).toBe('created');
+    const stored = await readFlowDefinition(db.pool, 'conditions');
+    expect(stored?.steps.map(({ slug, stepType, condition }) => ({ slug, stepType, condition }))).toEqual([
+      { slug: 'ids', stepType: 'single', condition: { requiredInputPattern: { run: { mode: 'full' } }, forbiddenInputPattern: { run: { ids: [0] } }, whenUnmet: 'skip', whenExhausted: 'fail' } },
+      { slug: 'load', stepType: 'map', condition: { requiredInputPattern: null, forbiddenInputPattern: null, whenUnmet: 'skip', whenExhausted: 'skip' } },
+      { slug: 'sum', stepType: 'single', condition: { requiredInputPattern: { load: [1] }, forbiddenInputPattern: null, whenUnmet: 'fail', whenExhausted: 'fail' } },
+    ]);
+    expect(await ensureFlow(db.pool, pipeline('conditions'))).toEqual({ status: 'unchanged', differences: [] });
+    // Patterns are compared as JSON values: the order of their keys does not matter.
+    const reordered = new Flow<{ ids: number[]; mode?: string }>({ slug: 'conditions' })
+      .array({ slug: 'ids', ifNot: { run: { ids: [0] } }, if: { run: { mode: 'full' } }, whenUnmet: 'skip' }, ({ run }) => run.ids)
+      .map({ slug: 'load', array: 'ids', whenExhausted: 'skip' }, (id) => id)
+      .step({ slug: 'sum', dependsOn: ['load'], if: { load: [1] }, whenUnmet: 'fail', retriesExhausted: 'fail' }, () => 0);
+    expect(await ensureFlow(db.pool, reordered)).toEqual({ status: 'unchanged', differences: [] });
+
+    const changed = new Flow<{ ids: number[]; mode?: string }>({ slug: 'conditions' })
+      .step({ slug: 'ids', if: { run: { mode: 'fast' } } }, ({ run }) => run.ids)
+      .step({ slug: 'load', dependsOn: ['ids'] }, () => 1)
+      .step({ slug: 'sum', dependsOn: ['load'], ifNot: { load: 1 }, whenUnmet: 'skip-cascade', retriesExhausted: 'skip' }, () => 0);
+    const error = await errorOf(ensureFlow(db.pool, changed));
+    expect(error.differences).toEqual([
+      { subject: 'step "ids" if (required_input_pattern)', database: '{"run":{"mode":"full"}}', code: '{"run":{"mode":"fast"}}' },
+      { subject: 'step "ids" ifNot (forbidden_input_pattern)', database: '{"run":{"ids":[0]}}', code: 'none' },
+      { subject: 'step "load" type', database: 'map', code: 'single' },
+      { subject: 'step "load" retriesExhausted (when_exhausted)', database: "'skip'", code: "'fail' (default)" },
+      { subject: 'step "sum" if (required_input_pattern)', database: '{"load":[1]}', code: 'none' },
+      { subject: 'step "sum" ifNot (forbidden_input_pattern)', database: 'none', code: '{"load":1}' },
+      { subject: 'step "sum" whenUnmet (when_unmet)', database: "'fail'", code: "'skip-cascade'" },
+      { subject: 'step "sum" retriesExhausted (when_exhausted)', database: "'fail'", code: "'skip'" },
+    ]);
+    expect(error.message).toContain(`  - step "load" type: database map, code single\n`);
+    // recreate replaces it, conditions included.
+    expect((await ensureFlow(db.pool, changed, { recreate: true })).status).toBe('recreated');
+    expect(await ensureFlow(db.pool, changed)).toEqual({ status: 'unchanged', differences: [] });
+    expect((await readFlowDefinition(db.pool, 'conditions'))?.steps[2]?.condition).toEqual({
+      requiredInputPattern: null,
+      forbiddenInputPattern: { load: 1 },
+      whenUnmet: 'skip-cascade',
+      whenExhausted: 'skip',
+    });
   });
 });

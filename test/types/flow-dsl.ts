@@ -6,7 +6,7 @@
 import type pg from 'pg';
 import { createClient, getRun, startFlow, type FlowRun, type PgflowEvent, type RunId } from '../../src/client/index.js';
 import type { Json } from '../../src/core/types.js';
-import { Flow, type FlowInput, type FlowOutput, type LeafSteps, type StepContext, type StepOutput } from '../../src/flow/index.js';
+import { Flow, type FlowInput, type FlowOutput, type LeafSteps, type SkippableSteps, type StepContext, type StepOutput } from '../../src/flow/index.js';
 import { startWorker } from '../../src/worker/index.js';
 
 type Equal<X, Y> = (<T>() => T extends X ? 1 : 2) extends <T>() => T extends Y ? 1 : 2 ? true : false;
@@ -190,3 +190,148 @@ async function workerTypes() {
   await startWorker({ connectionString: 'x', flows: [{ slug: 'not_a_flow' }] });
 }
 void workerTypes;
+
+// ---------------------------------------------------------------- map and array steps
+
+// A root map: the run input is an array; the handler gets one element; the output is the array of results.
+const rootMap = new Flow<{ id: number; name: string }[]>({ slug: 'root_map' })
+  .map({ slug: 'label' }, (item, context) => {
+    type _item = Expect<Equal<typeof item, { id: number; name: string }>>;
+    const index: number = context.taskIndex;
+    void index;
+    return `${item.id}:${item.name}`;
+  })
+  .step({ slug: 'count', dependsOn: ['label'] }, (input) => {
+    type _input = Expect<Equal<typeof input, { run: { id: number; name: string }[]; label: string[] }>>;
+    return input.label.length;
+  });
+type _rootMapOutput = Expect<Equal<FlowOutput<typeof rootMap>, { count: number }>>;
+type _rootMapInput = Expect<Equal<FlowInput<typeof rootMap>, { id: number; name: string }[]>>;
+
+// .array() then a dependent map over it, then a map over the map; a handler that returns nothing gives null elements.
+const fanOut = new Flow<{ urls: string[] }>({ slug: 'fan_out' })
+  .array({ slug: 'list', maxAttempts: 2 }, ({ run }) => run.urls.map((url) => ({ url })))
+  .map({ slug: 'fetch', array: 'list', timeout: 30 }, async ({ url }) => ({ url, size: url.length }))
+  .map({ slug: 'sizes', array: 'fetch' }, (page) => {
+    type _page = Expect<Equal<typeof page, { url: string; size: number }>>;
+    return page.size;
+  })
+  .map({ slug: 'audit', array: 'list', dependsOn: ['list'] }, () => {});
+type _fanOutSteps = Expect<
+  Equal<StepOutput<typeof fanOut, 'fetch'>, { url: string; size: number }[]> &
+    Equal<StepOutput<typeof fanOut, 'list'>, { url: string }[]> &
+    Equal<StepOutput<typeof fanOut, 'audit'>, null[]>
+>;
+type _fanOutOutput = Expect<Equal<FlowOutput<typeof fanOut>, { sizes: number[]; audit: null[] }>>;
+type _fanOutLeaves = Expect<Equal<LeafSteps<typeof fanOut>, 'sizes' | 'audit'>>;
+
+// A map over a tuple or readonly array output (e.g. `as const`) gets the union of its elements.
+new Flow<{ n: number }>({ slug: 'tuple_map' })
+  .array({ slug: 'pair' }, () => ['a', 'b'] as const)
+  .map({ slug: 'each', array: 'pair' }, (letter) => {
+    type _letter = Expect<Equal<typeof letter, 'a' | 'b'>>;
+    return letter.toUpperCase();
+  });
+
+// @ts-expect-error a root map needs an array run input
+new Flow<{ urls: string[] }>({ slug: 'not_array' }).map({ slug: 'each' }, (item) => item);
+// @ts-expect-error array must name a step whose output is an array
+fanOut.step({ slug: 'total' }, () => 1).map({ slug: 'each', array: 'total' }, (item) => item);
+// @ts-expect-error array must name a known step
+fanOut.map({ slug: 'each', array: 'lst' }, (item) => item);
+// @ts-expect-error a map depends only on the step named by array
+fanOut.map({ slug: 'each', array: 'list', dependsOn: ['fetch'] }, (item) => item);
+// @ts-expect-error a root map has no dependencies
+rootMap.map({ slug: 'again', dependsOn: ['label'] }, (item) => item);
+// @ts-expect-error the element type is checked
+rootMap.map({ slug: 'again' }, (item) => item.missing);
+// @ts-expect-error map handlers return JSON too
+rootMap.map({ slug: 'again' }, () => new Date());
+// @ts-expect-error duplicate slug
+rootMap.map({ slug: 'label' }, (item) => item.id);
+// @ts-expect-error .array() handlers must return an array
+base.array({ slug: 'not_list' }, () => ({ items: [1] }));
+// @ts-expect-error .array() handlers must not return undefined either
+base.array({ slug: 'maybe_list' }, ({ run }) => (run.x > 0 ? [run.x] : undefined));
+
+// ---------------------------------------------------------------- conditions
+
+type Doc = { kind: 'pdf' | 'png'; pages: number; tags: string[]; draft?: boolean };
+const conditional = new Flow<Doc>({ slug: 'conditional' })
+  // A condition without whenUnmet skips alone: dependents see the key as optional.
+  .step({ slug: 'ocr', if: { run: { kind: 'pdf' } } }, ({ run }) => ({ text: `${run.pages} pages` }))
+  // whenUnmet 'fail': the step never runs without its condition, but it is never skipped either.
+  .step({ slug: 'check', ifNot: { run: { draft: true } }, whenUnmet: 'fail' }, () => ({ ok: true }))
+  // 'skip-cascade': its dependents are skipped with it, so they always see it.
+  .step({ slug: 'thumbnail', if: { run: { kind: 'png', tags: ['photo'] } }, whenUnmet: 'skip-cascade' }, () => 'thumb.png')
+  // retriesExhausted 'skip' without a condition also makes the step optional to its dependents.
+  .step({ slug: 'enrich', retriesExhausted: 'skip', maxAttempts: 2 }, () => ({ score: 1 }))
+  .step({ slug: 'publish', dependsOn: ['ocr', 'check', 'thumbnail', 'enrich'] }, (input) => {
+    type _input = Expect<
+      Equal<typeof input, { run: Doc; check: { ok: boolean }; thumbnail: string; ocr?: { text: string }; enrich?: { score: number } }>
+    >;
+    return input.ocr?.text ?? input.thumbnail;
+  })
+  // Patterns of dependent steps are checked against { run, <dep>: <output> }, optional keys included.
+  .step({ slug: 'archive', dependsOn: ['check', 'ocr'], if: { check: { ok: true }, ocr: { text: 'x' } }, ifNot: { run: { pages: 0 } } }, () => null)
+  // A step after a 'skip-cascade' step may be skipped with it: it is an optional key of the run output.
+  .step({ slug: 'gallery', dependsOn: ['thumbnail'] }, ({ thumbnail }) => [thumbnail])
+  // whenExhausted is pgflow 0.14's name for retriesExhausted.
+  .step({ slug: 'cleanup', whenExhausted: 'skip' }, () => true)
+  .step({ slug: 'summary', dependsOn: ['check', 'enrich'] }, ({ check, enrich }) => ({ ok: check.ok, score: enrich?.score ?? 0 }));
+
+type _conditionalOutput = Expect<
+  Equal<FlowOutput<typeof conditional>, { summary: { ok: boolean; score: number }; publish?: string; archive?: null; gallery?: string[]; cleanup?: boolean }>
+>;
+// publish and gallery depend on the 'skip-cascade' thumbnail step, so they may be skipped with it.
+type _skippable = Expect<Equal<SkippableSteps<typeof conditional>, 'ocr' | 'thumbnail' | 'enrich' | 'publish' | 'archive' | 'gallery' | 'cleanup'>>;
+
+// A map over a skippable step: skipped, it has no element (the map completes with []), so the map's element type stays.
+const mapAfterSkip = new Flow<{ go: boolean }>({ slug: 'map_after_skip' })
+  .array({ slug: 'list', if: { run: { go: true } } }, () => [1, 2])
+  .map({ slug: 'double', array: 'list', ifNot: { list: [0] } }, (n) => {
+    type _n = Expect<Equal<typeof n, number>>;
+    return n * 2;
+  })
+  .map({ slug: 'flags', retriesExhausted: 'skip-cascade', array: 'double' }, (n) => n > 2);
+type _mapAfterSkipOutput = Expect<Equal<FlowOutput<typeof mapAfterSkip>, { flags?: boolean[] }>>;
+
+// Root map conditions see { run: <the array> }.
+new Flow<string[]>({ slug: 'root_map_condition' }).map({ slug: 'each', if: { run: ['go'] } }, (text) => text.length);
+
+// @ts-expect-error the pattern names a run input property that does not exist
+base.step({ slug: 'second', if: { run: { y: 1 } } }, () => 2);
+// @ts-expect-error a property the input lacks, next to one it has
+base.step({ slug: 'second', if: { run: { x: 1, y: 1 } } }, () => 2);
+// @ts-expect-error the pattern's value has the wrong type
+base.step({ slug: 'second', ifNot: { run: { x: 'one' } } }, () => 2);
+// @ts-expect-error patterns see only the step's own dependencies
+base.step({ slug: 'second', if: { first: 1 } }, () => 2);
+// @ts-expect-error whenUnmet needs if or ifNot
+base.step({ slug: 'second', whenUnmet: 'fail' }, () => 2);
+// @ts-expect-error unknown skip mode
+base.step({ slug: 'second', if: { run: { x: 1 } }, whenUnmet: 'ignore' }, () => 2);
+// @ts-expect-error unknown skip mode
+base.step({ slug: 'second', retriesExhausted: 'retry' }, () => 2);
+// @ts-expect-error a misspelt condition option
+base.step({ slug: 'second', ifnot: { run: { x: 1 } } }, () => 2);
+// @ts-expect-error map options are checked too
+rootMap.map({ slug: 'again', if: { run: [{ id: 'one' }] } }, (item) => item.id);
+// @ts-expect-error array is not an option of .step()
+base.step({ slug: 'second', array: 'first' }, () => 2);
+
+async function mapClientTypes() {
+  // A root-map flow's runs take an array.
+  const run = await startFlow(db, rootMap, [{ id: 1, name: 'a' }]);
+  type _input = Expect<Equal<typeof run.input, { id: number; name: string }[]>>;
+  // @ts-expect-error the elements are typed
+  await startFlow(db, rootMap, [{ id: 'one', name: 'a' }]);
+  const client = createClient({ connectionString: 'postgres://localhost/db' });
+  const output = await client.runFlow(conditional, { kind: 'pdf', pages: 2, tags: [] });
+  const summary: { ok: boolean; score: number } = output.summary;
+  // @ts-expect-error a skippable leaf may be absent
+  const gallery: string[] = output.gallery;
+  void summary;
+  void gallery;
+}
+void mapClientTypes;

@@ -1,12 +1,13 @@
 /**
  * `pgflow-orm runs`: lists runs, newest first (`--flow`, `--status`,
  * `--limit`); `pgflow-orm runs show <run_id>` shows one run with its input,
- * output, step states and tasks (attempts, errors). `--json` for both.
+ * output, step states (a skipped step with the reason) and tasks (one per
+ * array element for map steps; attempts, errors). `--json` for both.
  */
 import { Option, type Command } from 'commander';
 import pg from 'pg';
 import { getRun, listRuns, type RunDetails, type TypedRun } from '../../client/runs.js';
-import { RUN_STATUSES, type RunStatus } from '../../core/types.js';
+import { RUN_STATUSES, type RunStatus, type SkipReason, type StepState } from '../../core/types.js';
 import { CliError, resolveDatabaseUrl, type CliCommand } from '../command.js';
 import { connectionProblem, wholeNumber } from './support/options.js';
 import { formatDuration, formatTime, oneLine, printJson, shortJson, table } from './support/output.js';
@@ -48,6 +49,18 @@ export function formatRunList(runs: readonly TypedRun[], now = Date.now()): stri
   );
 }
 
+const SKIP_REASON_TEXT: Record<SkipReason, string> = {
+  condition_unmet: 'condition not met',
+  handler_failed: 'its task failed its last attempt',
+  dependency_skipped: 'a step it depends on was skipped',
+};
+
+/** A step's status; a skipped step's says why (the run went on without it). */
+function stepStatus(step: StepState): string {
+  if (step.status !== 'skipped') return step.status;
+  return step.skipReason ? `skipped: ${SKIP_REASON_TEXT[step.skipReason] ?? step.skipReason}` : 'skipped';
+}
+
 const elapsed = (from: Date | null, to: Date | null) => (from && to ? formatDuration(to.getTime() - from.getTime()) : '-');
 
 export function formatRunDetails(details: RunDetails, now = Date.now()): string[] {
@@ -69,9 +82,9 @@ export function formatRunDetails(details: RunDetails, now = Date.now()): string[
       ['step', 'status', 'started (UTC)', 'took', 'error'],
       steps.map((step) => [
         step.stepSlug,
-        step.status,
+        stepStatus(step),
         formatTime(step.startedAt),
-        elapsed(step.startedAt, step.completedAt ?? step.failedAt),
+        elapsed(step.startedAt, step.completedAt ?? step.failedAt ?? step.skippedAt),
         oneLine(step.errorMessage, 80),
       ]),
     ),
