@@ -21,7 +21,7 @@ import {
   uuid,
   bigint,
 } from 'drizzle-orm/pg-core';
-import { RUN_STATUSES, SKIP_MODES, SKIP_REASONS, STEP_STATUSES, STEP_TYPES, TASK_STATUSES, type Json } from './src/core/types.js';
+import { ACCESS_LEVELS, RUN_STATUSES, SKIP_MODES, SKIP_REASONS, STEP_STATUSES, STEP_TYPES, TASK_STATUSES, type Json } from './src/core/types.js';
 
 export type { Json } from './src/core/types.js';
 
@@ -309,5 +309,24 @@ export const scheduleTicks = pgflow.table(
       columns: [t.flowSlug, t.scheduleName],
       foreignColumns: [schedules.flowSlug, schedules.scheduleName],
     }).onDelete('cascade'),
+  ],
+);
+
+/**
+ * `pgflow.role_access`: which access level (see pgflow.grant_worker, grant_client, grant_reader,
+ * grant_admin) each role was given. The grant functions keep it; a release re-applies every level
+ * recorded here so roles granted before it get what it adds, and revoking one level leaves the
+ * privileges of the role's other levels in place.
+ */
+export const roleAccess = pgflow.table(
+  'role_access',
+  {
+    roleName: text('role_name').notNull(),
+    access: text('access', { enum: ACCESS_LEVELS }).notNull(),
+    grantedAt: timestamptz('granted_at').notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ name: 'role_access_pkey', columns: [t.roleName, t.access] }),
+    check('access_is_valid', sql`${t.access} in ('worker', 'client', 'reader', 'admin')`),
   ],
 );

@@ -1,3 +1,11 @@
+CREATE TABLE "pgflow"."role_access" (
+	"role_name" text NOT NULL,
+	"access" text NOT NULL,
+	"granted_at" timestamp with time zone DEFAULT now() NOT NULL,
+	CONSTRAINT "role_access_pkey" PRIMARY KEY("role_name","access"),
+	CONSTRAINT "access_is_valid" CHECK ("pgflow"."role_access"."access" in ('worker', 'client', 'reader', 'admin'))
+);
+--> statement-breakpoint
 CREATE TABLE "pgflow"."schedule_ticks" (
 	"flow_slug" text NOT NULL,
 	"schedule_name" text NOT NULL,

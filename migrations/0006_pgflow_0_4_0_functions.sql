@@ -4,6 +4,133 @@ drop function if exists pgflow.start_flow(text,jsonb,uuid);
 --> statement-breakpoint
 drop function if exists pgflow.start_flow_with_states(text,jsonb,uuid);
 --> statement-breakpoint
+-- src/sql/engine/apply_queue_access.sql
+-- pgflow.apply_queue_access(role_name, access, granted, queue_name): grants (or revokes) what one
+-- access level needs on one flow's queue: a worker reads messages (SELECT and UPDATE on the queue
+-- table, as pgmq.read needs); a reader or admin sees the queue, its archive and its message id
+-- sequence (SELECT, for queue metrics); a client needs nothing (start_flow sends as pgflow's owner).
+-- pgflow.create_flow calls it for every recorded access level when it creates a flow's queue.
+--
+-- Invariants: only tables that exist are touched (a flow whose queue is gone is skipped); table
+-- names come from pgmq.format_table_name and are quoted with %I; never DELETE or INSERT.
+create or replace function pgflow.apply_queue_access(role_name name, access text, granted boolean, queue_name text)
+returns void
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_verb text := case when apply_queue_access.granted then 'grant' else 'revoke' end;
+  v_to text := case when apply_queue_access.granted then 'to' else 'from' end;
+  v_queue regclass := pg_catalog.to_regclass(format('pgmq.%I', pgmq.format_table_name(apply_queue_access.queue_name, 'q')));
+  v_archive regclass := pg_catalog.to_regclass(format('pgmq.%I', pgmq.format_table_name(apply_queue_access.queue_name, 'a')));
+  v_sequence text;
+begin
+  if v_queue is null or apply_queue_access.access = 'client' then
+    return;
+  end if;
+  if apply_queue_access.access = 'worker' then
+    execute format('%s select, update on table %s %s %I', v_verb, v_queue, v_to, apply_queue_access.role_name);
+    return;
+  end if;
+  execute format('%s select on table %s %s %I', v_verb, v_queue, v_to, apply_queue_access.role_name);
+  if v_archive is not null then
+    execute format('%s select on table %s %s %I', v_verb, v_archive, v_to, apply_queue_access.role_name);
+  end if;
+  v_sequence := pg_catalog.pg_get_serial_sequence(v_queue::text, 'msg_id');
+  if v_sequence is not null then
+    execute format('%s select on sequence %s %s %I', v_verb, v_sequence, v_to, apply_queue_access.role_name);
+  end if;
+end;
+$$;
+--> statement-breakpoint
+-- src/sql/engine/apply_role_access.sql
+-- pgflow.apply_role_access(role_name, access, granted): grants (or revokes) the privileges of one
+-- access level to an existing role — functions, schema usage and table reads — without recording
+-- anything; pgflow.set_role_access records the level and calls this. The levels:
+--   worker  the worker protocol (start_tasks, claim_tasks, complete_task(s), fail_task, the worker
+--           helpers, set_vt_batch, poll_for_tasks, fire_schedule), reading the flows' definitions
+--           and schedules, registering and beating in pgflow.workers by plain SQL (insert, and update
+--           of last_heartbeat_at and stopped_at), and reading (SELECT, UPDATE: what pgmq.read needs)
+--           the flows' queues;
+--   client  start_flow (every form), start_flow_with_states, get_run_with_states, and reading runs,
+--           step states and tasks;
+--   reader  SELECT on every pgflow table and on the flows' queues and pgmq.meta (queue metrics);
+--   admin   definitions (create_flow, add_step), run control (cancel_run, retry_run, pause_flow,
+--           resume_flow), schedules and pruning, with everything client and reader have.
+-- No level writes a table directly: the functions that change tables run with their owner's rights
+-- (security definer).
+--
+-- Invariants: every identifier is quoted (format %I, regprocedure); the queue grants are those of
+-- pgflow.apply_queue_access, flow by flow.
+create or replace function pgflow.apply_role_access(role_name name, access text, granted boolean)
+returns void
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_verb text := case when apply_role_access.granted then 'grant' else 'revoke' end;
+  v_to text := case when apply_role_access.granted then 'to' else 'from' end;
+  v_read text[] := array['version', 'is_valid_slug', 'calculate_retry_delay', 'cron_problem', 'get_run_with_states', 'step_input', 'step_output',
+    'step_condition_met', 'idempotent_run_id'];
+  v_worker text[] := array['start_tasks', 'claim_tasks', 'complete_task', 'complete_tasks', 'fail_task', 'register_worker', 'heartbeat_worker',
+    'stop_worker', 'set_vt_batch', 'poll_for_tasks', 'fire_schedule', 'version', 'is_valid_slug', 'calculate_retry_delay'];
+  v_client text[] := array['start_flow', 'start_flow_with_states'];
+  v_admin text[] := array['create_flow', 'add_step', 'cancel_run', 'retry_run', 'pause_flow', 'resume_flow', 'schedule_flow', 'unschedule_flow',
+    'fire_schedule', 'prune_batch', 'prune'];
+  v_all_tables text[] := array['flows', 'steps', 'deps', 'runs', 'step_states', 'step_tasks', 'workers', 'schedules', 'schedule_ticks', 'role_access'];
+  v_functions text[];
+  v_tables text[];
+  v_routine regprocedure;
+  v_table text;
+  v_flow text;
+begin
+  case apply_role_access.access
+    when 'worker' then
+      v_functions := v_worker;
+      v_tables := array['flows', 'steps', 'deps', 'schedules'];
+    when 'client' then
+      v_functions := v_client || v_read;
+      v_tables := array['flows', 'steps', 'deps', 'runs', 'step_states', 'step_tasks'];
+    when 'reader' then
+      v_functions := v_read;
+      v_tables := v_all_tables;
+    when 'admin' then
+      v_functions := v_admin || v_client || v_read;
+      v_tables := v_all_tables;
+    else
+      raise exception 'unknown access level %: expected worker, client, reader or admin', coalesce(quote_literal(apply_role_access.access), 'NULL')
+        using errcode = '22023';
+  end case;
+
+  execute format('%s usage on schema pgflow %s %I', v_verb, v_to, apply_role_access.role_name);
+  for v_routine in
+    select p.oid::regprocedure
+    from pg_catalog.pg_proc p
+    where p.pronamespace = 'pgflow'::regnamespace and p.proname = any(v_functions)
+  loop
+    execute format('%s execute on routine %s %s %I', v_verb, v_routine, v_to, apply_role_access.role_name);
+  end loop;
+  foreach v_table in array v_tables loop
+    execute format('%s select on table pgflow.%I %s %I', v_verb, v_table, v_to, apply_role_access.role_name);
+  end loop;
+  if apply_role_access.access = 'worker' then
+    -- Workers that register and beat by plain SQL, as pgflow 0.8.1's reference shows.
+    execute format('%s select, insert (worker_id, queue_name, function_name, started_at, last_heartbeat_at), update (last_heartbeat_at, stopped_at) '
+      'on table pgflow.workers %s %I', v_verb, v_to, apply_role_access.role_name);
+  end if;
+
+  if apply_role_access.access <> 'client' then
+    execute format('%s usage on schema pgmq %s %I', v_verb, v_to, apply_role_access.role_name);
+    if apply_role_access.access <> 'worker' and pg_catalog.has_table_privilege('pgmq.meta', 'select with grant option') then
+      execute format('%s select on table pgmq.meta %s %I', v_verb, v_to, apply_role_access.role_name);
+    end if;
+    for v_flow in select f.flow_slug from pgflow.flows f order by f.flow_slug loop
+      perform pgflow.apply_queue_access(apply_role_access.role_name, apply_role_access.access, apply_role_access.granted, v_flow);
+    end loop;
+  end if;
+end;
+$$;
+--> statement-breakpoint
 -- src/sql/engine/cancel_run.sql
 -- pgflow.cancel_run(run_id, reason): stops a started run for good. Returns the run, now `cancelled`
 -- (cancelled_at, cancel_reason), or no row — with a notice saying so — when the run had already
@@ -512,6 +639,9 @@ begin
 
   if not exists (select 1 from pgmq.meta m where m.queue_name = create_flow.flow_slug) then
     perform pgmq.create(create_flow.flow_slug);
+    perform pgflow.apply_queue_access(a.role_name, a.access, true, create_flow.flow_slug)
+    from pgflow.role_access a
+    join pg_catalog.pg_roles r on r.rolname = a.role_name;
   end if;
 
   return v_flow;
@@ -915,11 +1045,11 @@ end;
 $$;
 --> statement-breakpoint
 -- src/sql/engine/refresh_grants.sql
--- pgflow.refresh_grants(): grants again, to every role that holds an access level (see
--- pgflow.set_role_access), what that level covers now, so the functions and queue tables a release
--- adds reach the roles granted before it. Each release's functions migration calls it. A level is
--- recognised by a privilege that comes with it: EXECUTE on claim_tasks (worker), on start_flow
--- (client), on create_flow (admin), SELECT on pgflow.workers (reader).
+-- pgflow.refresh_grants(): applies again every access level recorded in pgflow.role_access, so the
+-- functions and tables a release adds reach the roles granted before it. Each release's functions
+-- migration calls it. A recorded role that no longer exists is skipped; a role that can use schema
+-- pgflow without any recorded level (set up by hand, or before access levels existed) is named in
+-- a notice, since EXECUTE on pgflow's functions is no longer PUBLIC.
 create or replace function pgflow.refresh_grants()
 returns void
 language plpgsql
@@ -927,23 +1057,30 @@ set search_path = ''
 as $$
 declare
   v_holder record;
+  v_unrecorded text;
 begin
   for v_holder in
-    select distinct r.rolname, marker.access
-    from (values ('claim_tasks', 'worker'), ('start_flow', 'client'), ('create_flow', 'admin')) as marker(function_name, access)
-    join pg_catalog.pg_proc p on p.proname = marker.function_name and p.pronamespace = 'pgflow'::regnamespace
-    cross join lateral pg_catalog.aclexplode(p.proacl) grant_row
-    join pg_catalog.pg_roles r on r.oid = grant_row.grantee
-    where grant_row.privilege_type = 'EXECUTE' and grant_row.grantee <> p.proowner
-    union
-    select distinct r.rolname, 'reader'
-    from pg_catalog.pg_class c
-    cross join lateral pg_catalog.aclexplode(c.relacl) grant_row
-    join pg_catalog.pg_roles r on r.oid = grant_row.grantee
-    where c.oid = 'pgflow.workers'::regclass and grant_row.privilege_type = 'SELECT' and grant_row.grantee <> c.relowner
+    select a.role_name, a.access
+    from pgflow.role_access a
+    join pg_catalog.pg_roles r on r.rolname = a.role_name
+    order by a.role_name, a.access
   loop
-    perform pgflow.set_role_access(v_holder.rolname, v_holder.access, true);
+    perform pgflow.apply_role_access(v_holder.role_name, v_holder.access, true);
   end loop;
+
+  select string_agg(quote_ident(r.rolname), ', ' order by r.rolname) into v_unrecorded
+  from pg_catalog.pg_namespace n
+  cross join lateral pg_catalog.aclexplode(n.nspacl) grant_row
+  join pg_catalog.pg_roles r on r.oid = grant_row.grantee
+  where n.nspname = 'pgflow'
+    and grant_row.privilege_type = 'USAGE'
+    and grant_row.grantee <> n.nspowner
+    and not exists (select 1 from pgflow.role_access a where a.role_name = r.rolname);
+  if v_unrecorded is not null then
+    raise notice 'roles % can use schema pgflow but hold no pgflow access level, and EXECUTE on pgflow''s functions is not granted to PUBLIC',
+      v_unrecorded
+      using hint = 'Give each the level it needs: select pgflow.grant_worker(''name''), grant_client, grant_reader or grant_admin.';
+  end if;
 end;
 $$;
 --> statement-breakpoint
@@ -1126,92 +1263,52 @@ end;
 $$;
 --> statement-breakpoint
 -- src/sql/engine/set_role_access.sql
--- pgflow.set_role_access(role_name, access, granted): grants (or revokes) one level of access to
--- pgflow to an existing role — the work of pgflow.grant_worker / grant_client / grant_reader /
--- grant_admin and their revoke_* twins:
---   worker  the worker protocol (start_tasks, claim_tasks, complete_task(s), fail_task, the worker
---           helpers, set_vt_batch, poll_for_tasks, fire_schedule) and reading the flows' definitions
---           and schedules; SELECT and UPDATE on the flows' queue tables, which pgmq.read needs;
---   client  start_flow (every form), start_flow_with_states, get_run_with_states, and reading runs,
---           step states and tasks;
---   reader  SELECT on every pgflow table and on the queue tables (queue metrics);
---   admin   definitions (create_flow, add_step), run control (cancel_run, retry_run, pause_flow,
---           resume_flow), schedules and pruning, with everything client and reader have.
--- Functions are granted, not table writes: the functions that change tables run with their owner's
--- rights (security definer). Queue tables created later (new flows) get the same grants, by default
--- privileges of the role that runs this.
+-- pgflow.set_role_access(role_name, access, granted): gives an existing role one access level to
+-- pgflow, or takes it back — the work of pgflow.grant_worker / grant_client / grant_reader /
+-- grant_admin and their revoke_* twins. The level is recorded in pgflow.role_access and its
+-- privileges applied (pgflow.apply_role_access). Taking a level back revokes its privileges, then
+-- applies again the levels the role still holds, so what those need stays granted.
 --
 -- Invariants: only an existing role is accepted (roles are cluster-wide: creating them is the DBA's);
--- every identifier is quoted; callable only by roles pgflow's owner allows (EXECUTE is not PUBLIC).
+-- pgflow.role_access lists exactly the levels granted and not revoked since; callable only by roles
+-- pgflow's owner allows (EXECUTE is not PUBLIC), and granting needs the rights of the objects' owner.
 create or replace function pgflow.set_role_access(role_name name, access text, granted boolean)
 returns void
 language plpgsql
 set search_path = ''
 as $$
 declare
-  v_verb text := case when set_role_access.granted then 'grant' else 'revoke' end;
-  v_to text := case when set_role_access.granted then 'to' else 'from' end;
-  v_read text[] := array['version', 'is_valid_slug', 'calculate_retry_delay', 'cron_problem', 'get_run_with_states', 'step_input', 'step_output', 'step_condition_met', 'idempotent_run_id'];
-  v_worker text[] := array['start_tasks', 'claim_tasks', 'complete_task', 'complete_tasks', 'fail_task', 'register_worker', 'heartbeat_worker',
-    'stop_worker', 'set_vt_batch', 'poll_for_tasks', 'fire_schedule', 'version', 'is_valid_slug', 'calculate_retry_delay'];
-  v_client text[] := array['start_flow', 'start_flow_with_states'];
-  v_admin text[] := array['create_flow', 'add_step', 'cancel_run', 'retry_run', 'pause_flow', 'resume_flow', 'schedule_flow', 'unschedule_flow',
-    'fire_schedule', 'prune_batch', 'prune'];
-  v_functions text[];
-  v_tables text[];
-  v_queue_privileges text;
-  v_routine regprocedure;
-  v_table text;
+  v_other text;
 begin
-  if not exists (select 1 from pg_catalog.pg_roles r where r.rolname = set_role_access.role_name) then
+  if set_role_access.role_name is null
+    or not exists (select 1 from pg_catalog.pg_roles r where r.rolname = set_role_access.role_name) then
     raise exception 'role % does not exist', coalesce(quote_ident(set_role_access.role_name), 'NULL')
       using errcode = '42704', hint = 'Roles are cluster-wide: create it first (CREATE ROLE ... LOGIN), then grant it access to pgflow.';
   end if;
-  case set_role_access.access
-    when 'worker' then
-      v_functions := v_worker;
-      v_tables := array['flows', 'steps', 'deps', 'schedules'];
-      v_queue_privileges := 'select, update';
-    when 'client' then
-      v_functions := v_client || v_read;
-      v_tables := array['flows', 'steps', 'deps', 'runs', 'step_states', 'step_tasks'];
-    when 'reader' then
-      v_functions := v_read;
-      v_tables := array['flows', 'steps', 'deps', 'runs', 'step_states', 'step_tasks', 'workers', 'schedules', 'schedule_ticks'];
-      v_queue_privileges := 'select';
-    when 'admin' then
-      v_functions := v_admin || v_client || v_read;
-      v_tables := array['flows', 'steps', 'deps', 'runs', 'step_states', 'step_tasks', 'workers', 'schedules', 'schedule_ticks'];
-      v_queue_privileges := 'select';
-    else
-      raise exception 'unknown access level %: expected worker, client, reader or admin', coalesce(quote_literal(set_role_access.access), 'NULL')
-        using errcode = '22023';
-  end case;
-
-  execute format('%s usage on schema pgflow %s %I', v_verb, v_to, set_role_access.role_name);
-  for v_routine in
-    select p.oid::regprocedure
-    from pg_catalog.pg_proc p
-    where p.pronamespace = 'pgflow'::regnamespace and p.proname = any(v_functions)
-  loop
-    execute format('%s execute on routine %s %s %I', v_verb, v_routine, v_to, set_role_access.role_name);
-  end loop;
-  foreach v_table in array v_tables loop
-    execute format('%s select on table pgflow.%I %s %I', v_verb, v_table, v_to, set_role_access.role_name);
-  end loop;
-
-  if v_queue_privileges is not null then
-    execute format('%s usage on schema pgmq %s %I', v_verb, v_to, set_role_access.role_name);
-    for v_table in
-      select c.relname::text
-      from pgflow.flows f
-      cross join lateral (values (pgmq.format_table_name(f.flow_slug, 'q')), (pgmq.format_table_name(f.flow_slug, 'a'))) as t(name)
-      join pg_catalog.pg_class c on c.relname = t.name and c.relnamespace = 'pgmq'::regnamespace
-    loop
-      execute format('%s %s on table pgmq.%I %s %I', v_verb, v_queue_privileges, v_table, v_to, set_role_access.role_name);
-    end loop;
-    execute format('alter default privileges in schema pgmq %s %s on tables %s %I', v_verb, v_queue_privileges, v_to, set_role_access.role_name);
+  if set_role_access.access is null or set_role_access.access not in ('worker', 'client', 'reader', 'admin') then
+    raise exception 'unknown access level %: expected worker, client, reader or admin', coalesce(quote_literal(set_role_access.access), 'NULL')
+      using errcode = '22023';
   end if;
+  if set_role_access.role_name = (select n.nspowner::regrole::name from pg_catalog.pg_namespace n where n.nspname = 'pgflow') then
+    raise exception 'role % owns pgflow: it has every right already and cannot be given an access level', quote_ident(set_role_access.role_name)
+      using errcode = '22023', hint = 'Grant access levels to the roles your workers, services and dashboards connect as.';
+  end if;
+
+  if set_role_access.granted then
+    insert into pgflow.role_access (role_name, access)
+    values (set_role_access.role_name, set_role_access.access)
+    on conflict on constraint role_access_pkey do nothing;
+    perform pgflow.apply_role_access(set_role_access.role_name, set_role_access.access, true);
+    return;
+  end if;
+
+  delete from pgflow.role_access a where a.role_name = set_role_access.role_name and a.access = set_role_access.access;
+  perform pgflow.apply_role_access(set_role_access.role_name, set_role_access.access, false);
+  for v_other in
+    select a.access from pgflow.role_access a where a.role_name = set_role_access.role_name order by a.access
+  loop
+    perform pgflow.apply_role_access(set_role_access.role_name, v_other, true);
+  end loop;
 end;
 $$;
 --> statement-breakpoint
@@ -1935,8 +2032,8 @@ as $$
 $$;
 --> statement-breakpoint
 -- src/sql/engine/grant_admin.sql
--- pgflow.grant_admin(role_name): gives an existing role the admin access to pgflow described in
--- pgflow.set_role_access. Idempotent; pgflow.revoke_admin takes it back.
+-- pgflow.grant_admin(role_name): gives an existing role the admin access level to pgflow described in
+-- pgflow.apply_role_access and records it in pgflow.role_access. Idempotent; pgflow.revoke_admin takes it back.
 create or replace function pgflow.grant_admin(role_name name)
 returns void
 language sql
@@ -1946,8 +2043,8 @@ as $$
 $$;
 --> statement-breakpoint
 -- src/sql/engine/grant_client.sql
--- pgflow.grant_client(role_name): gives an existing role the client access to pgflow described in
--- pgflow.set_role_access. Idempotent; pgflow.revoke_client takes it back.
+-- pgflow.grant_client(role_name): gives an existing role the client access level to pgflow described in
+-- pgflow.apply_role_access and records it in pgflow.role_access. Idempotent; pgflow.revoke_client takes it back.
 create or replace function pgflow.grant_client(role_name name)
 returns void
 language sql
@@ -1957,8 +2054,8 @@ as $$
 $$;
 --> statement-breakpoint
 -- src/sql/engine/grant_reader.sql
--- pgflow.grant_reader(role_name): gives an existing role the reader access to pgflow described in
--- pgflow.set_role_access. Idempotent; pgflow.revoke_reader takes it back.
+-- pgflow.grant_reader(role_name): gives an existing role the reader access level to pgflow described in
+-- pgflow.apply_role_access and records it in pgflow.role_access. Idempotent; pgflow.revoke_reader takes it back.
 create or replace function pgflow.grant_reader(role_name name)
 returns void
 language sql
@@ -1968,8 +2065,8 @@ as $$
 $$;
 --> statement-breakpoint
 -- src/sql/engine/grant_worker.sql
--- pgflow.grant_worker(role_name): gives an existing role the worker access to pgflow described in
--- pgflow.set_role_access. Idempotent; pgflow.revoke_worker takes it back.
+-- pgflow.grant_worker(role_name): gives an existing role the worker access level to pgflow described in
+-- pgflow.apply_role_access and records it in pgflow.role_access. Idempotent; pgflow.revoke_worker takes it back.
 create or replace function pgflow.grant_worker(role_name name)
 returns void
 language sql
@@ -2023,8 +2120,8 @@ as $$
 $$;
 --> statement-breakpoint
 -- src/sql/engine/revoke_admin.sql
--- pgflow.revoke_admin(role_name): takes back what pgflow.grant_admin gave the role (privileges it
--- holds through another access level, or that were granted by hand, are revoked too where they overlap).
+-- pgflow.revoke_admin(role_name): takes back the admin access level given by pgflow.grant_admin; what the
+-- role's other recorded levels need stays granted (see pgflow.set_role_access).
 create or replace function pgflow.revoke_admin(role_name name)
 returns void
 language sql
@@ -2034,8 +2131,8 @@ as $$
 $$;
 --> statement-breakpoint
 -- src/sql/engine/revoke_client.sql
--- pgflow.revoke_client(role_name): takes back what pgflow.grant_client gave the role (privileges it
--- holds through another access level, or that were granted by hand, are revoked too where they overlap).
+-- pgflow.revoke_client(role_name): takes back the client access level given by pgflow.grant_client; what the
+-- role's other recorded levels need stays granted (see pgflow.set_role_access).
 create or replace function pgflow.revoke_client(role_name name)
 returns void
 language sql
@@ -2045,8 +2142,8 @@ as $$
 $$;
 --> statement-breakpoint
 -- src/sql/engine/revoke_reader.sql
--- pgflow.revoke_reader(role_name): takes back what pgflow.grant_reader gave the role (privileges it
--- holds through another access level, or that were granted by hand, are revoked too where they overlap).
+-- pgflow.revoke_reader(role_name): takes back the reader access level given by pgflow.grant_reader; what the
+-- role's other recorded levels need stays granted (see pgflow.set_role_access).
 create or replace function pgflow.revoke_reader(role_name name)
 returns void
 language sql
@@ -2056,8 +2153,8 @@ as $$
 $$;
 --> statement-breakpoint
 -- src/sql/engine/revoke_worker.sql
--- pgflow.revoke_worker(role_name): takes back what pgflow.grant_worker gave the role (privileges it
--- holds through another access level, or that were granted by hand, are revoked too where they overlap).
+-- pgflow.revoke_worker(role_name): takes back the worker access level given by pgflow.grant_worker; what the
+-- role's other recorded levels need stays granted (see pgflow.set_role_access).
 create or replace function pgflow.revoke_worker(role_name name)
 returns void
 language sql

@@ -10,3 +10,4 @@ export { toExecutor, type PgflowConnection, type SqlExecutor } from './core/conn
 export { PgflowSql, pgflowSql, type FlowOptions, type StepOptions, type TaskCompletion, type TaskFailure } from './core/sql-api.js';
 export { migrationsFolder, MIGRATIONS_SCHEMA, MIGRATIONS_TABLE } from './migrations/index.js';
 export { assertCompatibleSchema, compareVersions, PgflowSchemaVersionError, supportedSchemaVersion, type SchemaProblem } from './core/version.js';
+export { PgflowAccessError, grantStatement } from './core/access.js';

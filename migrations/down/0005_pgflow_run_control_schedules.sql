@@ -48,3 +48,5 @@ ALTER TABLE "pgflow"."runs" ADD CONSTRAINT "status_matches_timestamps" CHECK (("
 ALTER TABLE "pgflow"."step_states" ADD CONSTRAINT "status_is_valid" CHECK ("pgflow"."step_states"."status" in ('created', 'started', 'completed', 'failed', 'skipped'));
 --> statement-breakpoint
 ALTER TABLE "pgflow"."step_tasks" ADD CONSTRAINT "valid_status" CHECK ("pgflow"."step_tasks"."status" in ('queued', 'started', 'completed', 'failed'));
+--> statement-breakpoint
+DROP TABLE "pgflow"."role_access";

@@ -3,6 +3,7 @@
  * (pg, postgres.js, Drizzle, Kysely). Waiting for runs needs LISTEN and lives
  * in ./client.ts.
  */
+import { withAccessHint } from '../core/access.js';
 import { toExecutor, type PgflowConnection } from '../core/connection.js';
 import { toRun, toStepState, toStepTask } from '../core/rows.js';
 import { pgflowSql } from '../core/sql-api.js';
@@ -85,7 +86,9 @@ export async function startFlow<F extends AnyFlow>(db: PgflowConnection, flow: F
     throw new TypeError(`the input of a run of flow "${flow.slug}" must be a JSON object${Array.isArray(input) ? ' (an array is the input of flows with a root map step)' : ''}`);
   }
   assertJsonSerialisable(input, `the input of a run of flow "${flow.slug}"`);
-  const run = await pgflowSql(db).startFlow(flow.slug, input as Record<string, unknown> | unknown[], options.runId);
+  const run = await withAccessHint(db, 'client', `start a run of flow "${flow.slug}"`, () =>
+    pgflowSql(db).startFlow(flow.slug, input as Record<string, unknown> | unknown[], options.runId),
+  );
   return run as unknown as FlowRun<F>;
 }
 
@@ -109,7 +112,9 @@ where r.run_id = $1::uuid`;
 
 /** The run with its step states and tasks (one consistent snapshot), or null when there is no such run. */
 export async function getRun<TOutput = Json, TInput = Json>(db: PgflowConnection, runId: RunId<TOutput, TInput>): Promise<RunDetails<TOutput, TInput> | null> {
-  const [row] = await toExecutor(db).query<{ run: Record<string, unknown>; steps: Record<string, unknown>[]; tasks: Record<string, unknown>[] }>(READ_RUN, [runId]);
+  const [row] = await withAccessHint(db, 'client', 'read runs', () =>
+    toExecutor(db).query<{ run: Record<string, unknown>; steps: Record<string, unknown>[]; tasks: Record<string, unknown>[] }>(READ_RUN, [runId]),
+  );
   if (!row) return null;
   return {
     run: toRun(row.run) as unknown as TypedRun<TOutput, TInput>,

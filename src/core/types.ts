@@ -14,6 +14,8 @@ export const STEP_TYPES = ['single', 'map'] as const;
 /** What a step does when its condition is not met (`when_unmet`) or its task has failed its last attempt (`when_exhausted`). */
 export const SKIP_MODES = ['fail', 'skip', 'skip-cascade'] as const;
 export const SKIP_REASONS = ['condition_unmet', 'handler_failed', 'dependency_skipped'] as const;
+/** The access levels pgflow.grant_worker / grant_client / grant_reader / grant_admin give a role. */
+export const ACCESS_LEVELS = ['worker', 'client', 'reader', 'admin'] as const;
 
 export type RunStatus = (typeof RUN_STATUSES)[number];
 export type StepStatus = (typeof STEP_STATUSES)[number];
@@ -21,6 +23,7 @@ export type TaskStatus = (typeof TASK_STATUSES)[number];
 export type StepType = (typeof STEP_TYPES)[number];
 export type SkipMode = (typeof SKIP_MODES)[number];
 export type SkipReason = (typeof SKIP_REASONS)[number];
+export type AccessLevel = (typeof ACCESS_LEVELS)[number];
 
 /** A row of pgflow.flows (`Flow` is the DSL's flow definition). */
 export interface FlowRecord {
@@ -127,6 +130,13 @@ export interface ScheduleTick {
   tick: Date;
   runId: string;
   firedAt: Date;
+}
+
+/** A row of pgflow.role_access: an access level given to a role by pgflow.grant_<level>. */
+export interface RoleAccess {
+  roleName: string;
+  access: AccessLevel;
+  grantedAt: Date;
 }
 
 export interface Worker {

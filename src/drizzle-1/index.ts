@@ -14,13 +14,15 @@
  * await db.query.runs.findMany({ with: { stepStates: true } });
  * ```
  */
-export { deps, flows, pgflow, runs, stepStates, stepTasks, steps, workers } from '../../schema.js';
+export { deps, flows, pgflow, roleAccess, runs, scheduleTicks, schedules, stepStates, stepTasks, steps, workers } from '../../schema.js';
 export { pgflowRelations, pgflowTables } from './relations.js';
 export { migratePgflow, PgflowMigrationError, type ApplyResult, type DrizzleDatabaseLike } from '../drizzle/migrate.js';
 export type {
+  AccessLevel,
   Dep,
   FlowRecord,
   Json,
+  RoleAccess,
   Run,
   RunStatus,
   StepRecord,

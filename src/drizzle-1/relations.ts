@@ -14,7 +14,7 @@
  * function. Relations only describe joins; the foreign keys are in schema.ts.
  */
 import * as drizzleOrm from 'drizzle-orm';
-import { deps, flows, runs, stepStates, stepTasks, steps, workers } from '../../schema.js';
+import { deps, flows, roleAccess, runs, scheduleTicks, schedules, stepStates, stepTasks, steps, workers } from '../../schema.js';
 
 type DefineRelations = typeof drizzleOrm extends { defineRelations: infer Define }
   ? Define
@@ -22,13 +22,14 @@ type DefineRelations = typeof drizzleOrm extends { defineRelations: infer Define
 
 const { defineRelations } = drizzleOrm as unknown as { defineRelations: DefineRelations };
 
-/** The seven pgflow tables, keyed as `db.query.<key>` names them. */
-export const pgflowTables = { flows, steps, deps, runs, stepStates, stepTasks, workers };
+/** The pgflow tables, keyed as `db.query.<key>` names them. */
+export const pgflowTables = { flows, steps, deps, runs, stepStates, stepTasks, workers, schedules, scheduleTicks, roleAccess };
 
 export const pgflowRelations = defineRelations(pgflowTables, (r) => ({
   flows: {
     steps: r.many.steps({ from: r.flows.flowSlug, to: r.steps.flowSlug }),
     runs: r.many.runs({ from: r.flows.flowSlug, to: r.runs.flowSlug }),
+    schedules: r.many.schedules({ from: r.flows.flowSlug, to: r.schedules.flowSlug }),
   },
   steps: {
     flow: r.one.flows({ from: r.steps.flowSlug, to: r.flows.flowSlug, optional: false }),
@@ -63,5 +64,14 @@ export const pgflowRelations = defineRelations(pgflowTables, (r) => ({
   workers: {
     /** Tasks this worker started last. */
     tasks: r.many.stepTasks({ from: r.workers.workerId, to: r.stepTasks.lastWorkerId }),
+  },
+  schedules: {
+    flow: r.one.flows({ from: r.schedules.flowSlug, to: r.flows.flowSlug, optional: false }),
+    ticks: r.many.scheduleTicks({ from: [r.schedules.flowSlug, r.schedules.scheduleName], to: [r.scheduleTicks.flowSlug, r.scheduleTicks.scheduleName] }),
+  },
+  scheduleTicks: {
+    schedule: r.one.schedules({ from: [r.scheduleTicks.flowSlug, r.scheduleTicks.scheduleName], to: [r.schedules.flowSlug, r.schedules.scheduleName], optional: false }),
+    /** The run the tick started (none once pruned). */
+    run: r.one.runs({ from: r.scheduleTicks.runId, to: r.runs.runId }),
   },
 }));

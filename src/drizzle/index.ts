@@ -17,7 +17,7 @@
  * `schemaFilter` lists only the app's schemas, e.g. `['public']`), or
  * `drizzle-kit generate`/`push` would try to manage these tables.
  */
-import { deps, flows, pgflow, runs, scheduleTicks, schedules, stepStates, stepTasks, steps, workers } from '../../schema.js';
+import { deps, flows, pgflow, roleAccess, runs, scheduleTicks, schedules, stepStates, stepTasks, steps, workers } from '../../schema.js';
 import {
   depsRelations,
   flowsRelations,
@@ -30,7 +30,7 @@ import {
   workersRelations,
 } from './relations.js';
 
-export { deps, flows, pgflow, runs, scheduleTicks, schedules, stepStates, stepTasks, steps, workers };
+export { deps, flows, pgflow, roleAccess, runs, scheduleTicks, schedules, stepStates, stepTasks, steps, workers };
 export {
   depsRelations,
   flowsRelations,
@@ -44,9 +44,11 @@ export {
 };
 export { migratePgflow, PgflowMigrationError, type ApplyResult, type DrizzleDatabaseLike } from './migrate.js';
 export type {
+  AccessLevel,
   Dep,
   FlowRecord,
   Json,
+  RoleAccess,
   Run,
   RunStatus,
   StepRecord,
@@ -70,6 +72,7 @@ export const pgflowSchema = {
   workers,
   schedules,
   scheduleTicks,
+  roleAccess,
   flowsRelations,
   stepsRelations,
   depsRelations,

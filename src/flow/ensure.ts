@@ -15,11 +15,12 @@
  * - absent → created (one atomic statement);
  * - identical → nothing happens;
  * - different → FlowDriftError listing every difference, unless
- *   `recreate: true` (development only), which deletes the flow together
+ *   `recreate: true` (development only; it needs pgflow's owner, since it deletes rows), which deletes the flow together
  *   with all of its runs, step states, tasks and queued messages, and
  *   creates it anew, all in one transaction.
  */
-import { toExecutor, type PgflowConnection } from '../core/connection.js';
+import { grantStatement, isPermissionDenied, PgflowAccessError } from '../core/access.js';
+import { toExecutor, type PgflowConnection, type SqlExecutor } from '../core/connection.js';
 import type { Json, SkipMode, StepType } from '../core/types.js';
 import { compileFlowBlock, sqlLiteral } from './compile.js';
 import type { AnyFlow, RuntimeOptions, StepRuntimeOptions } from './flow.js';
@@ -241,6 +242,21 @@ function deletionStatements(flowSlug: string): string[] {
   ];
 }
 
+/** A permission error while creating a flow, explained: who may create flows, and the other way to ship one. */
+async function creationDenied(executor: SqlExecutor, error: unknown, flowSlug: string): Promise<unknown> {
+  if (!isPermissionDenied(error)) return error;
+  const [row] = await executor.query<{ role: string }>('select current_user as role').catch(() => []);
+  const role = row?.role;
+  return new PgflowAccessError(
+    `flow "${flowSlug}" is not in the database, and role ${role === undefined ? '(unknown)' : `"${role}"`} may not create it (${error.message}). ` +
+      `Create it as a role with pgflow's admin access level (${grantStatement('admin', role)} grants it; ` +
+      `then run ensureFlow or the worker once as that role), or ship it in a migration (pgflow-orm compile).`,
+    role,
+    'admin',
+    error,
+  );
+}
+
 /**
  * Makes sure the database holds exactly this flow definition: creates it when
  * absent, does nothing when it matches, and throws a FlowDriftError when it
@@ -250,7 +266,11 @@ export async function ensureFlow(db: PgflowConnection, flow: AnyFlow, options: E
   const executor = toExecutor(db);
   const stored = await readFlowDefinition(executor, flow.slug);
   if (!stored) {
-    await executor.query(compileFlowBlock(flow));
+    try {
+      await executor.query(compileFlowBlock(flow));
+    } catch (error) {
+      throw await creationDenied(executor, error, flow.slug);
+    }
     return { status: 'created', differences: [] };
   }
   const differences = diffFlow(flow, stored);

@@ -14,9 +14,9 @@
  * column names and nullability.
  */
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
-import type { Json, RunStatus, SkipMode, SkipReason, StepStatus, StepType, TaskStatus } from '../core/types.js';
+import type { AccessLevel, Json, RunStatus, SkipMode, SkipReason, StepStatus, StepType, TaskStatus } from '../core/types.js';
 
-export type { Json, RunStatus, StepStatus, StepType, TaskStatus } from '../core/types.js';
+export type { AccessLevel, Json, RunStatus, StepStatus, StepType, TaskStatus } from '../core/types.js';
 
 /** A `timestamptz` column: read as a `Date`, written as a `Date` or an ISO string. */
 export type Timestamp = ColumnType<Date, Date | string, Date | string>;
@@ -194,6 +194,13 @@ export interface ScheduleTicksTable {
   fired_at: GeneratedTimestamp;
 }
 
+/** `pgflow.role_access`: the access level each role was given by pgflow.grant_worker / grant_client / grant_reader / grant_admin. */
+export interface RoleAccessTable {
+  role_name: string;
+  access: AccessLevel;
+  granted_at: GeneratedTimestamp;
+}
+
 /** The pgflow tables, keyed as Kysely addresses schema-qualified tables. */
 export interface PgflowDatabase {
   'pgflow.flows': FlowsTable;
@@ -205,6 +212,7 @@ export interface PgflowDatabase {
   'pgflow.workers': WorkersTable;
   'pgflow.schedules': SchedulesTable;
   'pgflow.schedule_ticks': ScheduleTicksTable;
+  'pgflow.role_access': RoleAccessTable;
 }
 
 export type FlowRow = Selectable<FlowsTable>;
@@ -216,6 +224,7 @@ export type StepTaskRow = Selectable<StepTasksTable>;
 export type WorkerRow = Selectable<WorkersTable>;
 export type ScheduleRow = Selectable<SchedulesTable>;
 export type ScheduleTickRow = Selectable<ScheduleTicksTable>;
+export type RoleAccessRow = Selectable<RoleAccessTable>;
 
 export type NewFlowRow = Insertable<FlowsTable>;
 export type NewStepRow = Insertable<StepsTable>;
@@ -226,6 +235,7 @@ export type NewStepTaskRow = Insertable<StepTasksTable>;
 export type NewWorkerRow = Insertable<WorkersTable>;
 export type NewScheduleRow = Insertable<SchedulesTable>;
 export type NewScheduleTickRow = Insertable<ScheduleTicksTable>;
+export type NewRoleAccessRow = Insertable<RoleAccessTable>;
 
 export type FlowRowUpdate = Updateable<FlowsTable>;
 export type StepRowUpdate = Updateable<StepsTable>;
@@ -236,3 +246,4 @@ export type StepTaskRowUpdate = Updateable<StepTasksTable>;
 export type WorkerRowUpdate = Updateable<WorkersTable>;
 export type ScheduleRowUpdate = Updateable<SchedulesTable>;
 export type ScheduleTickRowUpdate = Updateable<ScheduleTicksTable>;
+export type RoleAccessRowUpdate = Updateable<RoleAccessTable>;

@@ -53,6 +53,18 @@ async function structure(client: Queryable): Promise<string[]> {
   return rows.map((row) => row.item);
 }
 
+/** Whether PUBLIC may run pgflow's functions (true before releases revoked it; a NULL ACL is the default, which grants it). */
+async function publicExecutes(client: Queryable): Promise<boolean> {
+  const { rows } = await client.query<{ granted: boolean }>(
+    `select exists (
+       select 1 from pg_proc p
+        where p.pronamespace = 'pgflow'::regnamespace
+          and (p.proacl is null or exists (select 1 from aclexplode(p.proacl) a where a.grantee = 0 and a.privilege_type = 'EXECUTE'))
+     ) as granted`,
+  );
+  return rows[0]?.granted ?? false;
+}
+
 function dollarQuote(text: string, name: string): string {
   for (let n = 0; ; n++) {
     const tag = n === 0 ? `$${name}$` : `$${name}_${n}$`;
@@ -82,8 +94,10 @@ export async function generateDownMigration(client: pg.Client, earlier: readonly
   const schemas = ['pgflow', 'pgmq'];
   const before = await functionDefinitions(client, schemas);
   const structureBefore = await structure(client);
+  const publicBefore = await publicExecutes(client);
   await applyMigrations(client, [migration]);
   const after = await functionDefinitions(client, schemas);
+  const publicAfter = await publicExecutes(client);
   const structureAfter = await structure(client);
   const changed = [...structureAfter.filter((item) => !structureBefore.includes(item)), ...structureBefore.filter((item) => !structureAfter.includes(item))];
   if (changed.length > 0) {
@@ -108,6 +122,10 @@ export async function generateDownMigration(client: pg.Client, earlier: readonly
     ].join('\n'),
     ...statements.pgflow,
   ];
+  if (publicBefore && !publicAfter) {
+    // The migration took EXECUTE away from PUBLIC: the earlier release relied on it.
+    parts.push('grant execute on all routines in schema pgflow to public;', 'alter default privileges in schema pgflow grant execute on routines to public;');
+  }
   if (statements.pgmq.length > 0) parts.push(onlyWithBuiltInQueue(statements.pgmq));
   return `${parts.join('\n--> statement-breakpoint\n')}\n`;
 }

@@ -36,6 +36,7 @@ import pg from 'pg';
 import { NotificationListener, type ConnectionSource } from '../client/listener.js';
 import { parseEvent } from '../client/events.js';
 import { backoffDelay, errorMessage, isConnectionError, sleep, waitAtMost } from '../client/retry.js';
+import { withAccessHint } from '../core/access.js';
 import { pgflowSql, type PgflowSql } from '../core/sql-api.js';
 import { assertCompatibleSchema } from '../core/version.js';
 import type { StepContext } from '../flow/context.js';
@@ -267,7 +268,7 @@ class Worker {
   async start(): Promise<void> {
     const signal = this.options.signal;
     try {
-      await this.withConnectionRetry('starting', async () => {
+      await this.withConnectionRetry('starting', () => withAccessHint(this.pool, 'worker', `run the worker of ${this.flows.map((state) => `"${state.flow.slug}"`).join(', ')}`, async () => {
         if (this.options.checkSchema !== false) await assertCompatibleSchema(this.pool);
         if (this.options.ensureFlows !== false) {
           for (const { flow } of this.flows) {
@@ -277,7 +278,7 @@ class Worker {
         }
         const functionName = this.options.functionName ?? 'pgflow-orm';
         for (const state of this.flows) await this.sql.registerWorker(state.workerId, state.flow.slug, functionName);
-      });
+      }));
     } catch (error) {
       await this.releaseConnections();
       this.resolveDone();

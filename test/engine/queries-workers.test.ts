@@ -255,12 +255,12 @@ describe('internal steps called directly', () => {
 });
 
 describe('the installation (decision 12) and the reference’s queries', () => {
-  it('schema pgflow holds the seven tables and those of schedules, and pgflow.version() names the installed release', async () => {
+  it('schema pgflow holds the seven tables, those of schedules and role_access, and pgflow.version() names the installed release', async () => {
     const tables = await db.query<{ tablename: string }>(`SELECT tablename FROM pg_tables WHERE schemaname = 'pgflow' ORDER BY tablename`);
-    expect(tables.map((t) => t.tablename)).toEqual(['deps', 'flows', 'runs', 'schedule_ticks', 'schedules', 'step_states', 'step_tasks', 'steps', 'workers']);
+    expect(tables.map((t) => t.tablename)).toEqual(['deps', 'flows', 'role_access', 'runs', 'schedule_ticks', 'schedules', 'step_states', 'step_tasks', 'steps', 'workers']);
     const [{ count }] = (await db.query<{ count: string }>(`SELECT COUNT(*) FROM pg_tables WHERE schemaname = 'pgflow'`)) as [{ count: string }];
-    // The reference's seven, and the two tables of schedules (decision 12 allows tables that features need).
-    expect(Number(count)).toBe(9);
+    // The reference's seven, the two tables of schedules and the access levels (decision 12 allows tables that features need).
+    expect(Number(count)).toBe(10);
     const [{ functions }] = (await db.query<{ functions: number }>(
       `SELECT COUNT(*)::int AS functions FROM pg_proc p JOIN pg_namespace n ON p.pronamespace = n.oid WHERE n.nspname = 'pgflow'`,
     )) as [{ functions: number }];

@@ -347,6 +347,13 @@ const CHECKS: ConstraintCase[] = [
     bad: [insertSchedule(`'x'`, `'"text"'`), insertSchedule(`'x'`, `'1'`)],
     good: [insertSchedule(`'x'`, `'[1]'`), insertSchedule(`'y'`, `'{}'`)],
   },
+  // role_access
+  {
+    table: 'role_access',
+    constraint: 'access_is_valid',
+    bad: [`insert into pgflow.role_access (role_name, access) values ('someone', 'operator')`, `insert into pgflow.role_access (role_name, access) values ('someone', 'Worker')`],
+    good: [`insert into pgflow.role_access (role_name, access) values ('someone', 'worker')`, `insert into pgflow.role_access (role_name, access) values ('someone', 'admin')`],
+  },
   { table: 'step_tasks', constraint: 'attempts_count_nonnegative', bad: [updateTask('attempts_count = -1')], good: [updateTask('attempts_count = 0')] },
   {
     table: 'step_tasks',
@@ -479,7 +486,7 @@ const FOREIGN_KEYS: ConstraintCase[] = [
 ];
 
 /** Every table of schema.ts with its SQL name. */
-const TABLES: PgTable[] = [schema.flows, schema.steps, schema.deps, schema.runs, schema.stepStates, schema.stepTasks, schema.workers, schema.schedules, schema.scheduleTicks];
+const TABLES: PgTable[] = [schema.flows, schema.steps, schema.deps, schema.runs, schema.stepStates, schema.stepTasks, schema.workers, schema.schedules, schema.scheduleTicks, schema.roleAccess];
 
 const key = (table: string, constraint: string) => `${table}.${constraint}`;
 

@@ -35,6 +35,7 @@ export const TABLES = {
   workers: schema.workers,
   schedules: schema.schedules,
   schedule_ticks: schema.scheduleTicks,
+  role_access: schema.roleAccess,
 } satisfies Record<string, PgTable>;
 
 export type TableName = keyof typeof TABLES;

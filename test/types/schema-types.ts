@@ -14,8 +14,8 @@ import { eq } from 'drizzle-orm';
 import type { NodePgDatabase } from 'drizzle-orm/node-postgres';
 import type { AnyPgTable } from 'drizzle-orm/pg-core';
 import type { Insertable, Kysely, Selectable } from 'kysely';
-import type { Dep, FlowRecord, Json, Run, StepRecord, StepState, StepTask, Worker } from '../../src/core/types.js';
-import { deps, flows, pgflowSchema, runs, scheduleTicks, schedules, stepStates, stepTasks, steps, workers } from '../../src/drizzle/index.js';
+import type { Dep, FlowRecord, Json, RoleAccess, Run, StepRecord, StepState, StepTask, Worker } from '../../src/core/types.js';
+import { deps, flows, pgflowSchema, roleAccess, runs, scheduleTicks, schedules, stepStates, stepTasks, steps, workers } from '../../src/drizzle/index.js';
 import type { NullableJsonColumn, PgflowDatabase, RunsTable, Timestamp } from '../../src/kysely/index.js';
 
 // ---------------------------------------------------------------- machinery
@@ -54,7 +54,7 @@ type SameShape<T extends AnyPgTable> = Equal<Nullability<DrizzleRow<T>>, Nullabi
 /** The same columns are required on insert (Drizzle's `$inferInsert`, Kysely's `Insertable`). */
 type SameRequiredOnInsert<T extends AnyPgTable> = Equal<SnakeCase<RequiredKeys<T['$inferInsert']> & string>, RequiredKeys<Insertable<KyselyTable<T>>>>;
 
-type AllTables = typeof flows | typeof steps | typeof deps | typeof runs | typeof stepStates | typeof stepTasks | typeof workers | typeof schedules | typeof scheduleTicks;
+type AllTables = typeof flows | typeof steps | typeof deps | typeof runs | typeof stepStates | typeof stepTasks | typeof workers | typeof schedules | typeof scheduleTicks | typeof roleAccess;
 
 // ------------------------------------------- Kysely and Drizzle agree, table by table
 
@@ -70,6 +70,7 @@ export type ColumnNamesAndNullability = [
   Expect<SameShape<typeof workers>>,
   Expect<SameShape<typeof schedules>>,
   Expect<SameShape<typeof scheduleTicks>>,
+  Expect<SameShape<typeof roleAccess>>,
 ];
 
 export type RequiredOnInsert = [
@@ -82,6 +83,7 @@ export type RequiredOnInsert = [
   Expect<SameRequiredOnInsert<typeof workers>>,
   Expect<SameRequiredOnInsert<typeof schedules>>,
   Expect<SameRequiredOnInsert<typeof scheduleTicks>>,
+  Expect<SameRequiredOnInsert<typeof roleAccess>>,
   // Spelled out for one table, so the check above is seen to compare something.
   Expect<Equal<RequiredKeys<Insertable<PgflowDatabase['pgflow.runs']>>, 'flow_slug' | 'input'>>,
 ];
@@ -97,6 +99,7 @@ export type ColumnTypes = [
   Expect<Equal<DrizzleRow<typeof workers>, KyselyRow<typeof workers>>>,
   Expect<Equal<DrizzleRow<typeof schedules>, KyselyRow<typeof schedules>>>,
   Expect<Equal<DrizzleRow<typeof scheduleTicks>, KyselyRow<typeof scheduleTicks>>>,
+  Expect<Equal<DrizzleRow<typeof roleAccess>, KyselyRow<typeof roleAccess>>>,
 ];
 
 /** ...but for the int8 message id: Drizzle converts it to a number, Kysely returns the driver's string. */
@@ -115,6 +118,7 @@ export type CoreRecordsAreDrizzleRows = [
   Expect<Equal<StepState, typeof stepStates.$inferSelect>>,
   Expect<Equal<StepTask, typeof stepTasks.$inferSelect>>,
   Expect<Equal<Worker, typeof workers.$inferSelect>>,
+  Expect<Equal<RoleAccess, typeof roleAccess.$inferSelect>>,
 ];
 
 // ------------------------------------------- the comparison itself can fail

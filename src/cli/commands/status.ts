@@ -7,6 +7,7 @@
  */
 import type { Command } from 'commander';
 import pg from 'pg';
+import { withAccessHint } from '../../core/access.js';
 import { toExecutor, type SqlExecutor } from '../../core/connection.js';
 import { compareVersions, supportedSchemaVersion } from '../../core/version.js';
 import { installedVersion, isPgflowInstalled } from '../../migrations/apply.js';
@@ -245,7 +246,9 @@ export const statusCommand: CliCommand = {
         }
         let report: StatusReport;
         try {
-          report = await readStatus(toExecutor(client), { database: redactUrl(url), staleAfterSeconds: options.staleAfter });
+          report = await withAccessHint(client, 'reader', 'read the pgflow status', () =>
+            readStatus(toExecutor(client), { database: redactUrl(url), staleAfterSeconds: options.staleAfter }),
+          );
         } finally {
           await client.end().catch(() => {});
         }

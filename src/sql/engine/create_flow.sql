@@ -77,6 +77,9 @@ begin
 
   if not exists (select 1 from pgmq.meta m where m.queue_name = create_flow.flow_slug) then
     perform pgmq.create(create_flow.flow_slug);
+    perform pgflow.apply_queue_access(a.role_name, a.access, true, create_flow.flow_slug)
+    from pgflow.role_access a
+    join pg_catalog.pg_roles r on r.rolname = a.role_name;
   end if;
 
   return v_flow;

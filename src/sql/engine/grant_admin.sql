@@ -1,5 +1,5 @@
--- pgflow.grant_admin(role_name): gives an existing role the admin access to pgflow described in
--- pgflow.set_role_access. Idempotent; pgflow.revoke_admin takes it back.
+-- pgflow.grant_admin(role_name): gives an existing role the admin access level to pgflow described in
+-- pgflow.apply_role_access and records it in pgflow.role_access. Idempotent; pgflow.revoke_admin takes it back.
 create or replace function pgflow.grant_admin(role_name name)
 returns void
 language sql

@@ -1,5 +1,5 @@
--- pgflow.grant_worker(role_name): gives an existing role the worker access to pgflow described in
--- pgflow.set_role_access. Idempotent; pgflow.revoke_worker takes it back.
+-- pgflow.grant_worker(role_name): gives an existing role the worker access level to pgflow described in
+-- pgflow.apply_role_access and records it in pgflow.role_access. Idempotent; pgflow.revoke_worker takes it back.
 create or replace function pgflow.grant_worker(role_name name)
 returns void
 language sql

@@ -1,8 +1,8 @@
--- pgflow.refresh_grants(): grants again, to every role that holds an access level (see
--- pgflow.set_role_access), what that level covers now, so the functions and queue tables a release
--- adds reach the roles granted before it. Each release's functions migration calls it. A level is
--- recognised by a privilege that comes with it: EXECUTE on claim_tasks (worker), on start_flow
--- (client), on create_flow (admin), SELECT on pgflow.workers (reader).
+-- pgflow.refresh_grants(): applies again every access level recorded in pgflow.role_access, so the
+-- functions and tables a release adds reach the roles granted before it. Each release's functions
+-- migration calls it. A recorded role that no longer exists is skipped; a role that can use schema
+-- pgflow without any recorded level (set up by hand, or before access levels existed) is named in
+-- a notice, since EXECUTE on pgflow's functions is no longer PUBLIC.
 create or replace function pgflow.refresh_grants()
 returns void
 language plpgsql
@@ -10,22 +10,29 @@ set search_path = ''
 as $$
 declare
   v_holder record;
+  v_unrecorded text;
 begin
   for v_holder in
-    select distinct r.rolname, marker.access
-    from (values ('claim_tasks', 'worker'), ('start_flow', 'client'), ('create_flow', 'admin')) as marker(function_name, access)
-    join pg_catalog.pg_proc p on p.proname = marker.function_name and p.pronamespace = 'pgflow'::regnamespace
-    cross join lateral pg_catalog.aclexplode(p.proacl) grant_row
-    join pg_catalog.pg_roles r on r.oid = grant_row.grantee
-    where grant_row.privilege_type = 'EXECUTE' and grant_row.grantee <> p.proowner
-    union
-    select distinct r.rolname, 'reader'
-    from pg_catalog.pg_class c
-    cross join lateral pg_catalog.aclexplode(c.relacl) grant_row
-    join pg_catalog.pg_roles r on r.oid = grant_row.grantee
-    where c.oid = 'pgflow.workers'::regclass and grant_row.privilege_type = 'SELECT' and grant_row.grantee <> c.relowner
+    select a.role_name, a.access
+    from pgflow.role_access a
+    join pg_catalog.pg_roles r on r.rolname = a.role_name
+    order by a.role_name, a.access
   loop
-    perform pgflow.set_role_access(v_holder.rolname, v_holder.access, true);
+    perform pgflow.apply_role_access(v_holder.role_name, v_holder.access, true);
   end loop;
+
+  select string_agg(quote_ident(r.rolname), ', ' order by r.rolname) into v_unrecorded
+  from pg_catalog.pg_namespace n
+  cross join lateral pg_catalog.aclexplode(n.nspacl) grant_row
+  join pg_catalog.pg_roles r on r.oid = grant_row.grantee
+  where n.nspname = 'pgflow'
+    and grant_row.privilege_type = 'USAGE'
+    and grant_row.grantee <> n.nspowner
+    and not exists (select 1 from pgflow.role_access a where a.role_name = r.rolname);
+  if v_unrecorded is not null then
+    raise notice 'roles % can use schema pgflow but hold no pgflow access level, and EXECUTE on pgflow''s functions is not granted to PUBLIC',
+      v_unrecorded
+      using hint = 'Give each the level it needs: select pgflow.grant_worker(''name''), grant_client, grant_reader or grant_admin.';
+  end if;
 end;
 $$;

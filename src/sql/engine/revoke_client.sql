@@ -1,5 +1,5 @@
--- pgflow.revoke_client(role_name): takes back what pgflow.grant_client gave the role (privileges it
--- holds through another access level, or that were granted by hand, are revoked too where they overlap).
+-- pgflow.revoke_client(role_name): takes back the client access level given by pgflow.grant_client; what the
+-- role's other recorded levels need stays granted (see pgflow.set_role_access).
 create or replace function pgflow.revoke_client(role_name name)
 returns void
 language sql
