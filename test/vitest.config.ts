@@ -5,7 +5,7 @@ export default defineConfig({
   test: {
     root: new URL('..', import.meta.url).pathname,
     include: ['test/**/*.test.ts'],
-    globalSetup: ['test/setup/global-setup.ts'],
+    globalSetup: ['test/setup/global-setup.ts', 'test/setup/dashboard-assets.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // Test files spend most of their time waiting on PostgreSQL, child processes (npm, tsc, the CLI) and timers,

@@ -130,7 +130,7 @@ with scanned as materialized (
    limit ${SEARCH_SCAN_LIMIT}
 )
 select (select count(*) from scanned)::int as scanned,
-       (select min(run_id) from scanned)::text as last_scanned,
+       (select run_id from scanned order by run_id limit 1)::text as last_scanned,
        coalesce((select jsonb_agg(to_jsonb(h) - 'hit' order by h.run_id desc)
                    from (select * from scanned where hit order by run_id desc limit ${query.limit + 1}) h), '[]'::jsonb) as hits`,
     values,
