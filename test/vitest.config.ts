@@ -2,6 +2,10 @@ import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
+  resolve: {
+    // The dashboard examples import the package by name, as an app does; in the repository that is its source.
+    alias: { 'pgflow-orm/dashboard': new URL('../src/dashboard/index.ts', import.meta.url).pathname },
+  },
   test: {
     root: new URL('..', import.meta.url).pathname,
     include: ['test/**/*.test.ts'],

@@ -93,6 +93,9 @@ function pathBelow(req: IncomingMessage, basePath: string): { path: string; para
 async function readJsonBody(req: IncomingMessage): Promise<unknown> {
   const type = req.headers['content-type'] ?? '';
   if (!/^application\/json\b/i.test(type)) throw new HttpError(415, 'send the action as JSON (content-type: application/json)');
+  // A body parser in front of the dashboard (express.json(), say) has read the body already.
+  const parsed = (req as IncomingMessage & { body?: unknown }).body;
+  if (parsed !== undefined && typeof parsed === 'object') return parsed;
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
