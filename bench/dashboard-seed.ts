@@ -120,4 +120,7 @@ export async function seedDashboardData(client: pg.ClientBase, options: SeedOpti
     log(`  ${seedFlowSlug(flow)}: ${runs} runs`);
   }
   await client.query('vacuum analyze pgflow.runs, pgflow.step_states, pgflow.step_tasks');
+  if (options.archive) {
+    for (let flow = 0; flow < options.flows; flow++) await client.query(`vacuum analyze pgmq."a_${seedFlowSlug(flow)}"`);
+  }
 }

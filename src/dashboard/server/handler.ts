@@ -21,13 +21,13 @@ import { openDashboardDatabase } from './connection.js';
 import { CsrfTokens } from './csrf.js';
 import { badRequest, forbidden, HttpError, notFound } from './errors.js';
 import { LiveHub } from './live.js';
-import { readFlow, readFlowDefinition } from './queries/flow.js';
+import { readFlowDefinition } from './queries/flow.js';
 import { readOverview } from './queries/overview.js';
 import { checkRunId, parseValuePart, readRun, readRunValue } from './queries/run.js';
 import { parseRunsQuery, readRunsList } from './queries/runs-list.js';
 import { securityHeaders, sendError, sendJson, sendText } from './respond.js';
 import { matchRoute, type Route } from './routes.js';
-import { parseViewSpec, parseWindow } from './views.js';
+import { loadView, parseViewSpec, parseWindow } from './views.js';
 
 /** What a request wants, as `authorize` is told. */
 export type DashboardAccess = { kind: 'view' } | { kind: 'action'; action: string };
@@ -173,9 +173,7 @@ export function createDashboard(options: DashboardOptions): DashboardHandler {
         return sendJson(res, 200, await readOverview(db, parseWindow(params.get('window'))));
       case 'flow': {
         const run = params.get('run');
-        const data = await readFlow(db, route.flow, run ? checkRunId(run) : null);
-        if (!data) throw notFound(`there is no flow "${route.flow}"`);
-        return sendJson(res, 200, data);
+        return sendJson(res, 200, await loadView(db, { view: 'flow', flow: route.flow, run: run ? checkRunId(run) : null }));
       }
       case 'runs':
         return sendJson(res, 200, await readRunsList(db, parseRunsQuery(params)));

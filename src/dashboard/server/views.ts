@@ -8,7 +8,7 @@
  */
 import type { SqlExecutor } from '../../core/connection.js';
 import type { LiveEvent, TimeWindow, ViewName } from '../api-types.js';
-import { badRequest } from './errors.js';
+import { badRequest, notFound } from './errors.js';
 import { readFlow } from './queries/flow.js';
 import { readOverview } from './queries/overview.js';
 import { isUuid } from './queries/run-id-bounds.js';
@@ -67,13 +67,16 @@ export function viewKey(spec: ViewSpec): string {
   }
 }
 
-/** Reads the view's data; null when the flow it names does not exist. */
+/** Reads the view's data; a flow or run that does not exist is a 404. */
 export async function loadView(db: SqlExecutor, spec: ViewSpec): Promise<unknown> {
   switch (spec.view) {
     case 'overview':
       return readOverview(db, spec.window);
-    case 'flow':
-      return readFlow(db, spec.flow, spec.run);
+    case 'flow': {
+      const data = await readFlow(db, spec.flow, spec.run);
+      if (!data) throw notFound(`there is no flow "${spec.flow}"`);
+      return data;
+    }
     case 'runs':
       return readRunsList(db, spec.query);
     case 'run':
@@ -117,5 +120,5 @@ export function refreshInterval(spec: ViewSpec, data: unknown): number | null {
 export function minimumGap(spec: ViewSpec): number {
   // An input search looks at up to 10,000 runs per read.
   if (spec.view === 'runs' && spec.query.contains !== null) return 2_000;
-  return 400;
+  return 250;
 }

@@ -86,25 +86,34 @@ function queueSql(flows: readonly FlowRow[]): string {
 select $${index + 1}::text as flow_slug,
        (select count(*) from ${flow.queue} q where q.vt <= now())::int as visible,
        (select extract(epoch from now() - min(q.enqueued_at)) from ${flow.queue} q where q.vt <= now())::float8 as oldest,
-       (select count(*) from ${flow.queue} q join pgflow.step_tasks t on t.message_id = q.msg_id and t.flow_slug = $${index + 1}::text
-         where q.vt > now() and t.status = 'started')::int as in_flight,
+       (select count(*) from ${flow.queue} q
+         cross join lateral (select 1 from pgflow.step_tasks t
+                              where t.message_id = q.msg_id and t.flow_slug = $${index + 1}::text and t.status = 'started' limit 1) started
+         where q.vt > now())::int as in_flight,
        (select count(*) from ${flow.queue} q where q.vt > now())::int as hidden`,
     )
     .join('\nunion all');
 }
 
-/** Tasks completed in the last minute of every flow: archived messages whose task completed. */
+/**
+ * Tasks completed in the last minute of every flow: archived messages whose task completed. The
+ * task is looked up per message (LIMIT keeps the lookup a primary-key probe whatever the planner
+ * estimates for a freshly filled archive).
+ */
 function rateSql(flows: readonly FlowRow[]): string {
   return flows
     .map(
       (flow, index) => `
 select $${index + 1}::text as flow_slug, count(*)::int as n
   from ${flow.archive} a
-  join pgflow.step_tasks t
-    on t.run_id = (a.message ->> 'run_id')::uuid
-   and t.step_slug = a.message ->> 'step_slug'
-   and t.task_index = (a.message ->> 'task_index')::int
- where a.archived_at > now() - interval '${RATE_WINDOW_SECONDS} seconds' and t.status = 'completed'`,
+  cross join lateral (
+    select 1 from pgflow.step_tasks t
+     where t.run_id = (a.message ->> 'run_id')::uuid
+       and t.step_slug = a.message ->> 'step_slug'
+       and t.task_index = (a.message ->> 'task_index')::int
+       and t.status = 'completed'
+     limit 1) completed
+ where a.archived_at > now() - interval '${RATE_WINDOW_SECONDS} seconds'`,
     )
     .join('\nunion all');
 }
@@ -136,14 +145,18 @@ export async function readOverview(db: SqlExecutor, window: TimeWindow, now = ne
   if (pgflow.installed === null) return empty;
 
   const flows = await db.query<FlowRow>(FLOWS_SQL);
-  const [running, counted, queues, rates, workers, [workerCount]] = await Promise.all([
-    db.query<{ flow_slug: string; n: number }>(RUNNING_SQL),
-    db.query<{ flow_slug: string; status: string; bucket: number; n: number }>(WINDOW_SQL, [runIdLowerBound(since), since.toISOString(), until.toISOString(), bucketSeconds]),
-    readQueues(db, flows.filter((flow) => flow.queue !== null)),
-    readRates(db, flows.filter((flow) => flow.archive !== null)),
-    db.query<{ worker_id: string; queue_name: string; function_name: string; started_at: Date; last_heartbeat_at: Date; age: number }>(WORKERS_SQL),
-    db.query<{ n: number }>(WORKER_COUNT_SQL),
+  // One statement after another: the connection may be a single client, and each is a few milliseconds.
+  const running = await db.query<{ flow_slug: string; n: number }>(RUNNING_SQL);
+  const counted = await db.query<{ flow_slug: string; status: string; bucket: number; n: number }>(WINDOW_SQL, [
+    runIdLowerBound(since),
+    since.toISOString(),
+    until.toISOString(),
+    bucketSeconds,
   ]);
+  const queues = await readQueues(db, flows.filter((flow) => flow.queue !== null));
+  const rates = await readRates(db, flows.filter((flow) => flow.archive !== null));
+  const workers = await db.query<{ worker_id: string; queue_name: string; function_name: string; started_at: Date; last_heartbeat_at: Date; age: number }>(WORKERS_SQL);
+  const [workerCount] = await db.query<{ n: number }>(WORKER_COUNT_SQL);
 
   const result: FlowOverview[] = flows.map((flow) => {
     const chart: RunCountsByStatus[] = Array.from({ length: buckets }, () => ({}));

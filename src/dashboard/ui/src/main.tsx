@@ -1,13 +1,18 @@
-/** The dashboard's front end: four pages under the mount path, routed in the browser. */
+/**
+ * The dashboard's front end: four pages under the mount path, routed in the
+ * browser. The flow and run pages, which lay out graphs, load on demand.
+ */
 import { render } from 'preact';
-import { LocationProvider, Route, Router } from 'preact-iso';
+import { LocationProvider, Route, Router, lazy } from 'preact-iso';
 import { config } from './config';
-import { FlowPage } from './pages/Flow';
 import { NotFound } from './pages/NotFound';
 import { Overview } from './pages/Overview';
-import { RunPage } from './pages/Run';
 import { RunsPage } from './pages/Runs';
 import './styles.css';
+
+// The pages that draw the graph load the layout library (dagre) on first use.
+const FlowPage = lazy(() => import('./pages/Flow').then((page) => page.FlowPage));
+const RunPage = lazy(() => import('./pages/Run').then((page) => page.RunPage));
 
 const base = config.basePath;
 
