@@ -22,7 +22,7 @@ import pg from 'pg';
 import { createClient, type PgflowClient } from '../client/client.js';
 import { RunFailedError } from '../client/runs.js';
 import { assertCompatibleSchema, PgflowSchemaVersionError } from '../core/version.js';
-import { serveDashboard, type DashboardServer } from '../dashboard/server/serve.js';
+import type { DashboardServer } from '../dashboard/server/serve.js';
 import { migratePgflow } from '../drizzle/migrate.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../embedded/index.js';
 import { ensureFlow } from '../flow/ensure.js';
@@ -187,6 +187,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
     log(`Flow "${DEMO_FLOW_SLUG}" (${created.status === 'created' ? 'created' : 'already defined'}): an order pipeline of ${STEP_COUNT} steps`);
     for (const step of demoFlow.steps) log(`  ${step.slug.padEnd(18)}${step.dependsOn.length > 0 ? `← ${step.dependsOn.join(', ')}` : '(root)'}`);
     if (options.dashboard) {
+      // Loaded only when asked for, so the plain demo starts without the dashboard's modules.
+      const { serveDashboard } = await import('../dashboard/server/serve.js');
       dashboard = await serveDashboard({ connectionString: url, port: options.dashboard.port, host: options.dashboard.host ?? '127.0.0.1', logger });
       log(`Dashboard: ${dashboard.url} (open it to watch the runs)`);
     }

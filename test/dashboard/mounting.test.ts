@@ -8,8 +8,8 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp as createExpressApp } from '../../examples/dashboard/express.js';
-import { createApp as createFastifyApp } from '../../examples/dashboard/fastify.js';
+import { createApp as createExpressApp } from '../../examples/dashboard/src/express.js';
+import { createApp as createFastifyApp } from '../../examples/dashboard/src/fastify.js';
 import type { FlowData, RunsListData } from '../../src/dashboard/api-types.js';
 import { serveDashboard } from '../../src/dashboard/index.js';
 import { defineFlow, startFlow } from '../engine/support.js';

@@ -3,11 +3,13 @@
  * front end (dist/dashboard-ui) and `pgflow-orm/dashboard`, whose types an
  * app's own tsc accepts; in the consumer app, a script serves the dashboard
  * from node_modules with nothing else installed, and the page, its script
- * and the API answer.
+ * and the API answer; examples/dashboard, installed as a user would, builds
+ * with its own tsc and serves the dashboard from Express and Fastify.
  */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { repoRoot } from '../support/paths.js';
 import { useTestDatabase } from '../support/database.js';
 import { runOk } from '../support/processes.js';
 import { installedApp, removeWorkFolders, workFolder } from './support/apps.js';
@@ -69,4 +71,15 @@ describe('the packed dashboard', { timeout: 240_000 }, () => {
       flows: ['packed_dashboard'],
     });
   });
+
+  it('examples/dashboard builds with its own tsc and serves the dashboard from Express and Fastify', async () => {
+    const work = workFolder(await installedApp('example-dashboard'), join(repoRoot, 'examples', 'dashboard'));
+    await runOk(join(work, 'node_modules', '.bin', 'tsc'), [], { cwd: work });
+    const { stdout } = await runOk(process.execPath, ['dist/main.js', '--check'], { cwd: work, env: { DATABASE_URL: db.url } });
+    const [{ n }] = (await db.query<{ n: number }>(`select least(count(*), 5)::int as n from pgflow.runs`)) as [{ n: number }];
+    expect(JSON.parse(stdout.trim().split('\n').at(-1)!)).toEqual({
+      express: { page: 200, mounted: true, runs: n },
+      fastify: { page: 200, mounted: true, runs: n },
+    });
+  }, 300_000);
 });

@@ -8,8 +8,6 @@ import type { IncomingMessage } from 'node:http';
 import type { Command } from 'commander';
 import pg from 'pg';
 import { toExecutor } from '../../core/connection.js';
-import { readPgflowInfo } from '../../dashboard/server/queries/pgflow-info.js';
-import { isLoopback, serveDashboard } from '../../dashboard/server/serve.js';
 import { consoleLogger } from '../../flow/logger.js';
 import { CliError, resolveDatabaseUrl, type CliCommand } from '../command.js';
 import { connectionProblem, redactUrl, wholeNumber } from './support/options.js';
@@ -21,8 +19,6 @@ interface DashboardCommandOptions {
   allowActions?: boolean;
 }
 
-/** A request that came from this machine (the only ones allowed to run actions from the CLI's dashboard). */
-const fromThisMachine = (req: IncomingMessage) => isLoopback(req.socket.remoteAddress?.replace(/^::ffff:/, '') ?? '');
 
 /** Waits for SIGINT or SIGTERM and resolves with its name. */
 export function untilSignal(): Promise<NodeJS.Signals> {
@@ -54,6 +50,11 @@ export const dashboardCommand: CliCommand = {
         ].join('\n'),
       )
       .action(async (options: DashboardCommandOptions) => {
+        // Loaded here, so that the other commands start without the dashboard's modules.
+        const { readPgflowInfo } = await import('../../dashboard/server/queries/pgflow-info.js');
+        const { isLoopback, serveDashboard } = await import('../../dashboard/server/serve.js');
+        /** A request from this machine: the only ones allowed to run actions from the CLI's dashboard. */
+        const fromThisMachine = (req: IncomingMessage) => isLoopback(req.socket.remoteAddress?.replace(/^::ffff:/, '') ?? '');
         const url = resolveDatabaseUrl(options.databaseUrl);
         const client = new pg.Client({ connectionString: url, application_name: 'pgflow-orm dashboard' });
         try {

@@ -1,6 +1,6 @@
 /**
  * The pgflow-orm dashboard mounted in an Express app at /admin/pgflow.
- * Run it: DATABASE_URL=postgres://... npx tsx examples/dashboard/express.ts
+ * See main.ts for starting it.
  */
 import express from 'express';
 import pg from 'pg';
@@ -18,8 +18,3 @@ export function createApp(pool: pg.Pool, options: Omit<DashboardOptions, 'pool' 
   return { app, dashboard };
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL });
-  const { app } = createApp(pool);
-  app.listen(3000, '127.0.0.1', () => console.log('http://127.0.0.1:3000/admin/pgflow/'));
-}

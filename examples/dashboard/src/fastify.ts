@@ -1,6 +1,6 @@
 /**
  * The pgflow-orm dashboard mounted in a Fastify app at /admin/pgflow.
- * Run it: DATABASE_URL=postgres://... npx tsx examples/dashboard/fastify.ts
+ * See main.ts for starting it.
  */
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import pg from 'pg';
@@ -26,8 +26,3 @@ export function createApp(pool: pg.Pool, options: Omit<DashboardOptions, 'pool' 
   return app;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  const app = createApp(new pg.Pool({ connectionString: process.env.DATABASE_URL }));
-  await app.listen({ port: 3000, host: '127.0.0.1' });
-  console.log('http://127.0.0.1:3000/admin/pgflow/');
-}
