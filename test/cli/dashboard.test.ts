@@ -18,18 +18,32 @@ const empty = useTestDatabase({ migrated: false });
 const urlIn = (output: string, pattern: RegExp) => output.match(pattern)?.[1] ?? '';
 
 describe('pgflow-orm dashboard', () => {
+  it('documents its options in --help', async () => {
+    const [dashboard, demo] = await Promise.all([cli(['dashboard', '--help']), cli(['demo', '--help'])]);
+    expect(dashboard.code).toBe(0);
+    for (const mention of [/^Usage: pgflow-orm dashboard /, /--database-url/, /--port/, /default: 4000/, /--host/, /default: "127\.0\.0\.1"/, /--allow-actions/, /no login of its own/]) {
+      expect(dashboard.stdout).toMatch(mention);
+    }
+    expect(demo.stdout).toMatch(/--dashboard /);
+    expect(demo.stdout).toMatch(/--dashboard-port <n>/);
+  });
+
   it('serves the dashboard on 127.0.0.1, prints its URL and stops on SIGINT', async () => {
     await db.query(`select pgflow.create_flow('cli_dashboard')`);
     const dashboard = startCli(['dashboard', '--port', '0', '--allow-actions'], { env: { DATABASE_URL: db.url } });
-    await dashboard.waitFor(/pgflow dashboard: http:\/\/127\.0\.0\.1:\d+\/\n/);
-    const url = urlIn(dashboard.stdout(), /pgflow dashboard: (\S+)/);
-    expect(dashboard.stdout()).toContain('; actions allowed from this machine');
-    const page = await fetch(url);
-    expect(page.status).toBe(200);
-    expect(await page.text()).toContain('&#34;actionsEnabled&#34;:true');
-    const overview = (await (await fetch(`${url}api/overview`)).json()) as OverviewData;
-    expect(overview.flows.map((flow) => flow.slug)).toEqual(['cli_dashboard']);
-    dashboard.child.kill('SIGINT');
+    try {
+      await dashboard.waitFor(/Ctrl-C stops it\n/);
+      expect(dashboard.stdout()).toMatch(/^pgflow dashboard: http:\/\/127\.0\.0\.1:\d+\/\n/);
+      const url = urlIn(dashboard.stdout(), /pgflow dashboard: (\S+)/);
+      expect(dashboard.stdout()).toContain('; actions allowed from this machine');
+      const page = await fetch(url);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('&#34;actionsEnabled&#34;:true');
+      const overview = (await (await fetch(`${url}api/overview`)).json()) as OverviewData;
+      expect(overview.flows.map((flow) => flow.slug)).toEqual(['cli_dashboard']);
+    } finally {
+      dashboard.child.kill('SIGINT');
+    }
     const exited = await dashboard.exited;
     expect(exited, exited.stderr).toMatchObject({ code: 0, stderr: '' });
     expect(exited.stdout).toContain('SIGINT received: stopping the dashboard');
@@ -56,17 +70,20 @@ describe('pgflow-orm dashboard', () => {
 describe('pgflow-orm demo --dashboard', () => {
   it('keeps the embedded server and the dashboard up after the runs, prints the URL, and exits 0 on SIGINT', { timeout: 90_000 }, async () => {
     const demo = startCli(['demo', '--runs', '5', '--workers', '1', '--progress', 'none', '--dashboard', '--dashboard-port', '0'], { env: { DATABASE_URL: undefined }, timeoutMs: 85_000 });
-    await demo.waitFor(/Dashboard still running at \S+ — Ctrl-C stops it and the embedded server\n/, 60_000);
-    const out = demo.stdout();
-    const url = urlIn(out, /Dashboard still running at (\S+)/);
-    expect(out).toContain(`Dashboard: ${url} (open it to watch the runs)`);
-    expect(out).toContain('  runs        5 completed, 0 failed (of 5 started)\n');
-    const page = await fetch(url);
-    expect(page.status).toBe(200);
-    expect(await page.text()).toContain('<meta name="pgflow-dashboard"');
-    const overview = (await (await fetch(`${url}api/overview`)).json()) as OverviewData;
-    expect(overview.flows.find((flow) => flow.slug === DEMO_FLOW_SLUG)?.windowCounts).toEqual({ completed: 5 });
-    demo.child.kill('SIGINT');
+    try {
+      await demo.waitFor(/Dashboard still running at \S+ — Ctrl-C stops it and the embedded server\n/, 60_000);
+      const out = demo.stdout();
+      const url = urlIn(out, /Dashboard still running at (\S+)/);
+      expect(out).toContain(`Dashboard: ${url} (open it to watch the runs)`);
+      expect(out).toContain('  runs        5 completed, 0 failed (of 5 started)\n');
+      const page = await fetch(url);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('<meta name="pgflow-dashboard"');
+      const overview = (await (await fetch(`${url}api/overview`)).json()) as OverviewData;
+      expect(overview.flows.find((flow) => flow.slug === DEMO_FLOW_SLUG)?.windowCounts).toEqual({ completed: 5 });
+    } finally {
+      demo.child.kill('SIGINT');
+    }
     const exited = await demo.exited;
     expect(exited.code, exited.stderr).toBe(0);
     expect(exited.stderr).toContain('SIGINT received: stopping the dashboard');

@@ -18,8 +18,7 @@ const COMMANDS: [args: string[], mentions: RegExp[]][] = [
   [['runs', 'show'], [/<run_id>/, /--json/]],
   [['worker'], [/<module>/, /--concurrency/, /--batch-size/, /--poll-interval/, /--grace-period/, /--ensure-flows/, /"check",\s+"recreate",\s+"off"/]],
   [['compile'], [/<module>/, /--out/, /--format/, /drizzle-folder/, /kysely/, /--name/]],
-  [['dashboard'], [/--database-url/, /--port/, /default: 4000/, /--host/, /default: "127\.0\.0\.1"/, /--allow-actions/, /no login of its own/]],
-  [['demo'], [/--runs/, /default: 200/, /--workers/, /default: 4/, /--database-url/, /pgflow_orm_demo_orders_v1/, /--dashboard/, /--dashboard-port/]],
+  [['demo'], [/--runs/, /default: 200/, /--workers/, /default: 4/, /--database-url/, /pgflow_orm_demo_orders_v1/]],
 ];
 
 describe('pgflow-orm --help', () => {

@@ -60,11 +60,11 @@ let middleRun: string;
 
 beforeAll(async () => {
   const client = await db.connect();
-  await seedDashboardData(client, { runs: RUNS, flows: 4, stepsPerFlow: 2 });
+  await seedDashboardData(client, { runs: RUNS, flows: 4, stepsPerFlow: 1 });
   const [counts] = await db.query<{ runs: number; states: number; tasks: number }>(
     `select (select count(*) from pgflow.runs)::int as runs, (select count(*) from pgflow.step_states)::int as states, (select count(*) from pgflow.step_tasks)::int as tasks`,
   );
-  expect(counts).toEqual({ runs: RUNS, states: 2 * RUNS, tasks: 2 * RUNS });
+  expect(counts).toEqual({ runs: RUNS, states: RUNS, tasks: RUNS });
   [{ run_id: someRun }] = await db.query<{ run_id: string }>(`select run_id from pgflow.runs where status = 'failed' order by run_id desc limit 1`) as [{ run_id: string }];
   [{ run_id: middleRun }] = await db.query<{ run_id: string }>(`select run_id from pgflow.runs order by run_id offset 50000 limit 1`) as [{ run_id: string }];
 }, 240_000);
