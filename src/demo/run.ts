@@ -22,6 +22,7 @@ import pg from 'pg';
 import { createClient, type PgflowClient } from '../client/client.js';
 import { RunFailedError } from '../client/runs.js';
 import { assertCompatibleSchema, PgflowSchemaVersionError } from '../core/version.js';
+import type { DashboardServer } from '../dashboard/server/serve.js';
 import { migratePgflow } from '../drizzle/migrate.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../embedded/index.js';
 import { ensureFlow } from '../flow/ensure.js';
@@ -48,6 +49,13 @@ export interface DemoOptions {
   logger?: Logger;
   /** Stops the demo early (e.g. on SIGINT); it still cleans up and reports. */
   signal?: AbortSignal;
+  /** Serve the dashboard on this port and host (default 127.0.0.1) from the moment the flow exists. */
+  dashboard?: { port: number; host?: string };
+  /**
+   * With `dashboard`: called with the report once the runs are done; the database (an embedded
+   * server too) and the dashboard stay up until the promise it returns settles.
+   */
+  whileDashboardRuns?: (report: DemoReport, url: string) => Promise<void>;
 }
 
 export interface StepSummary {
@@ -141,6 +149,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
   let pool: pg.Pool | undefined;
   let client: PgflowClient | undefined;
   const workers: WorkerHandle[] = [];
+  let dashboard: DashboardServer | undefined;
   // Connections still closing when the server stops report an error that means nothing then.
   let closing = false;
   try {
@@ -177,6 +186,12 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
     );
     log(`Flow "${DEMO_FLOW_SLUG}" (${created.status === 'created' ? 'created' : 'already defined'}): an order pipeline of ${STEP_COUNT} steps`);
     for (const step of demoFlow.steps) log(`  ${step.slug.padEnd(18)}${step.dependsOn.length > 0 ? `← ${step.dependsOn.join(', ')}` : '(root)'}`);
+    if (options.dashboard) {
+      // Loaded only when asked for, so the plain demo starts without the dashboard's modules.
+      const { serveDashboard } = await import('../dashboard/server/serve.js');
+      dashboard = await serveDashboard({ connectionString: url, port: options.dashboard.port, host: options.dashboard.host ?? '127.0.0.1', logger });
+      log(`Dashboard: ${dashboard.url} (open it to watch the runs)`);
+    }
     const flaky = Array.from({ length: runCount }, (_, index) => index + 1).filter(isFlakyOrder).length;
     log(`  reserve_inventory fails on its first attempt for every 10th order (${flaky} of ${runCount}) and is retried after 1 s`);
 
@@ -283,9 +298,11 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
     }
     report.ok = report.runs.completed === runCount && !report.interrupted;
     report.timingsMs.total = ms(began);
+    if (dashboard && options.whileDashboardRuns) await options.whileDashboardRuns(report, dashboard.url);
     return report;
   } finally {
     closing = true;
+    await dashboard?.close().catch(() => {});
     await Promise.all(workers.map((worker) => worker.stop({ gracePeriod: 0 }).catch(() => {})));
     await client?.close().catch(() => {});
     await pool?.end().catch(() => {});

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { cli, fixtures } from './support.js';
 
 const COMMANDS: [args: string[], mentions: RegExp[]][] = [
-  [[], [/Commands:/, /migrate/, /status/, /runs/, /worker/, /compile/, /demo/]],
+  [[], [/Commands:/, /migrate/, /status/, /runs/, /worker/, /compile/, /dashboard/, /demo/]],
   [['migrate'], [/--database-url/]],
   [['drizzle'], [/add/]],
   [['drizzle', 'add'], [/--layout/, /--dry-run/]],

@@ -4,6 +4,9 @@
  * it starts an embedded PostgreSQL server; with DATABASE_URL or
  * `--database-url` it uses that server and adds only its own flow and runs.
  *
+ * With `--dashboard` it also serves the dashboard (src/dashboard) while the
+ * runs go, and keeps it and the database up after the summary until Ctrl-C.
+ *
  * Exits 0 when every run completed, 1 otherwise. The exit is explicit
  * (process.exit): the embedded server's package installs an exit hook that
  * would otherwise end the process with code 0.
@@ -11,7 +14,7 @@
 import { Option, type Command } from 'commander';
 import { DEMO_FLOW_SLUG } from '../../demo/flow.js';
 import type { ProgressMode } from '../../demo/progress.js';
-import { formatDemoReport, runDemo } from '../../demo/run.js';
+import { formatDemoReport, runDemo, type DemoReport } from '../../demo/run.js';
 import { consoleLogger, silentLogger } from '../../flow/logger.js';
 import type { CliCommand } from '../command.js';
 import { connectionProblem, wholeNumber } from './support/options.js';
@@ -24,6 +27,8 @@ interface DemoCommandOptions {
   timeout: number;
   progress?: ProgressMode;
   json?: boolean;
+  dashboard?: boolean;
+  dashboardPort: number;
 }
 
 /** Errors whose message is meant for the user as it is (as in ../program.ts). */
@@ -43,6 +48,8 @@ export const demoCommand: CliCommand = {
       .option('--timeout <seconds>', 'give up waiting for the runs after this long', wholeNumber(1), 120)
       .addOption(new Option('--progress <mode>', 'bar (default on a terminal), lines (default otherwise) or none').choices(['bar', 'lines', 'none']))
       .option('--json', 'print the summary as JSON on stdout (narration goes to stderr)')
+      .option('--dashboard', 'serve the dashboard while the runs go, and keep it (and the database) up afterwards until Ctrl-C')
+      .option('--dashboard-port <n>', 'port of the dashboard (on 127.0.0.1; 0: any free port)', wholeNumber(0), 4000)
       .addHelpText(
         'after',
         [
@@ -53,7 +60,10 @@ export const demoCommand: CliCommand = {
           'its runs, installing pgflow first if the database does not have it. The runs stay for inspection:',
           `  pgflow-orm runs --flow ${DEMO_FLOW_SLUG}`,
           '',
-          'Exits 0 when every run completed, 1 otherwise (130 when interrupted).',
+          'With --dashboard the dashboard is served on http://127.0.0.1:4000/ (see --dashboard-port) from',
+          'the moment the flow exists; after the summary it stays up with the database until Ctrl-C.',
+          '',
+          'Exits 0 when every run completed, 1 otherwise (130 when interrupted before the runs finished).',
         ].join('\n'),
       )
       .action(async (options: DemoCommandOptions) => {
@@ -61,13 +71,27 @@ export const demoCommand: CliCommand = {
         const progress: ProgressMode = options.progress ?? (options.json ? 'none' : process.stdout.isTTY ? 'bar' : 'lines');
         const log = options.json ? (line: string) => console.error(line) : (line: string) => console.log(line);
         const interrupt = new AbortController();
+        // Set while the dashboard is kept up after the runs: a signal then ends the demo normally.
+        let releaseDashboard: (() => void) | undefined;
         const onSignal = (signal: NodeJS.Signals) => {
+          if (releaseDashboard) {
+            console.error(`\n${signal} received: stopping the dashboard`);
+            releaseDashboard();
+            releaseDashboard = undefined;
+            return;
+          }
           if (interrupt.signal.aborted) return;
           console.error(`\n${signal} received: stopping the demo`);
           interrupt.abort(new Error(`${signal} received`));
         };
         process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
         let code = 1;
+        let printed = false;
+        const printReport = (report: DemoReport) => {
+          if (options.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+          else for (const line of formatDemoReport(report)) console.log(line);
+          printed = true;
+        };
         try {
           const report = await runDemo({
             runs: options.runs,
@@ -79,14 +103,26 @@ export const demoCommand: CliCommand = {
             log,
             logger: options.json ? silentLogger : consoleLogger({ level: 'warn', prefix: 'pgflow-orm demo' }),
             signal: interrupt.signal,
+            ...(options.dashboard
+              ? {
+                  dashboard: { port: options.dashboardPort },
+                  whileDashboardRuns: (finished: DemoReport, url: string) => {
+                    printReport(finished);
+                    if (interrupt.signal.aborted) return Promise.resolve();
+                    log('');
+                    log(`Dashboard still running at ${url} — Ctrl-C stops it${databaseUrl === undefined ? ' and the embedded server' : ''}`);
+                    return new Promise<void>((resolve) => (releaseDashboard = resolve));
+                  },
+                }
+              : {}),
           });
-          if (options.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-          else for (const line of formatDemoReport(report)) console.log(line);
+          if (!printed) printReport(report);
           code = report.ok ? 0 : 1;
           if (!report.ok) console.error(`pgflow-orm: ${report.runs.completed} of ${options.runs} runs completed`);
         } catch (caught) {
           const error = databaseUrl === undefined ? caught : connectionProblem(caught, databaseUrl);
-          if (error instanceof Error && (USER_ERRORS.has(error.name) || EMBEDDED_PROBLEM.test(error.message))) console.error(`pgflow-orm: ${error.message}`);
+          if ((caught as { code?: string } | null)?.code === 'EADDRINUSE') console.error(`pgflow-orm: cannot serve the dashboard on port ${options.dashboardPort}: the port is in use (pick another with --dashboard-port)`);
+          else if (error instanceof Error && (USER_ERRORS.has(error.name) || EMBEDDED_PROBLEM.test(error.message))) console.error(`pgflow-orm: ${error.message}`);
           else console.error(error);
           code = 1;
         } finally {

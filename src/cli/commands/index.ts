@@ -4,6 +4,7 @@
  */
 import type { CliCommand } from '../command.js';
 import { compileCommand } from './compile.js';
+import { dashboardCommand } from './dashboard.js';
 import { demoCommand } from './demo.js';
 import { drizzleCommand } from './drizzle.js';
 import { migrateCommand } from './migrate.js';
@@ -22,5 +23,6 @@ export const commands: readonly CliCommand[] = [
   runsCommand,
   workerCommand,
   compileCommand,
+  dashboardCommand,
   demoCommand,
 ];

@@ -29,7 +29,7 @@ import { runOk } from '../../support/processes.js';
 import { currentReleases, trackedPackages } from './releases.js';
 import { once, packedTarball } from './tarball.js';
 
-export const APP_NAMES = ['consumer', 'drizzle-1', 'floor', 'example-drizzle-app', 'example-kysely-app'] as const;
+export const APP_NAMES = ['consumer', 'drizzle-1', 'floor', 'example-drizzle-app', 'example-kysely-app', 'example-dashboard'] as const;
 export type AppName = (typeof APP_NAMES)[number];
 
 export interface Manifest {
