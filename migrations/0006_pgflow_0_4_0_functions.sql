@@ -665,7 +665,8 @@ $$;
 -- is needed. Invariants: messages are claimed oldest first with FOR UPDATE SKIP LOCKED, so concurrent
 -- callers never receive the same message; read_ct counts every delivery; otherwise those of
 -- pgflow.start_tasks. A message whose task cannot start stays hidden for that time. A paused flow
--- (pgflow.pause_flow) claims nothing.
+-- (pgflow.pause_flow) claims nothing. A qty below 1 (22023), or NULL for qty or worker_id (22004), is
+-- refused before anything is read: NULL qty would claim every visible message.
 create or replace function pgflow.claim_tasks(
   flow_slug text,
   worker_id uuid,
@@ -681,6 +682,18 @@ declare
   v_paused boolean;
   v_msg_ids bigint[];
 begin
+  if claim_tasks.qty is null then
+    raise exception 'qty must not be NULL' using errcode = '22004';
+  end if;
+  if claim_tasks.qty < 1 then
+    raise exception 'qty must be 1 or more, got %', claim_tasks.qty using errcode = '22023';
+  end if;
+  if claim_tasks.worker_id is null then
+    raise exception 'worker_id must not be NULL'
+      using errcode = '22004',
+            hint = 'Pass the worker''s id: any UUID, registered on first use (or with pgflow.register_worker).';
+  end if;
+
   select f.opt_timeout, f.paused_at is not null into v_timeout, v_paused from pgflow.flows f where f.flow_slug = claim_tasks.flow_slug;
   if not found then
     raise exception 'flow "%" does not exist', claim_tasks.flow_slug using errcode = '42704';
@@ -1360,6 +1373,12 @@ $$;
 -- pgflow.poll_for_tasks(queue_name, vt, qty, max_poll_seconds, poll_interval_ms): deprecated; reads
 -- messages with pgmq.read_with_poll and starts their tasks (no worker is recorded). Kept so that older
 -- workers keep working; new workers use pgmq.read with pgflow.start_tasks, or pgflow.claim_tasks.
+--
+-- Invariants: only the queue of one of pgflow's flows is read (it runs with its owner's rights). The
+-- arguments are checked here, before anything is read, so the engine behaves the same on the pgmq
+-- extension as on the built-in queue: vt and poll_interval_ms must be 0 or more, qty 1 or more
+-- (22023), and none of them, nor max_poll_seconds, may be NULL (22004) — a NULL would otherwise read
+-- without limit, poll without end or fail on the queue table.
 create or replace function pgflow.poll_for_tasks(
   queue_name text,
   vt integer,
@@ -1375,6 +1394,27 @@ as $$
 declare
   v_msg_ids bigint[];
 begin
+  if poll_for_tasks.vt is null then
+    raise exception 'vt must not be NULL' using errcode = '22004';
+  end if;
+  if poll_for_tasks.vt < 0 then
+    raise exception 'vt must be 0 or more seconds, got %', poll_for_tasks.vt using errcode = '22023';
+  end if;
+  if poll_for_tasks.qty is null then
+    raise exception 'qty must not be NULL' using errcode = '22004';
+  end if;
+  if poll_for_tasks.qty < 1 then
+    raise exception 'qty must be 1 or more, got %', poll_for_tasks.qty using errcode = '22023';
+  end if;
+  if poll_for_tasks.max_poll_seconds is null then
+    raise exception 'max_poll_seconds must not be NULL' using errcode = '22004';
+  end if;
+  if poll_for_tasks.poll_interval_ms is null then
+    raise exception 'poll_interval_ms must not be NULL' using errcode = '22004';
+  end if;
+  if poll_for_tasks.poll_interval_ms < 0 then
+    raise exception 'poll_interval_ms must be 0 or more, got %', poll_for_tasks.poll_interval_ms using errcode = '22023';
+  end if;
   -- It runs with its owner's rights: only the queues of pgflow's flows may be read.
   if not exists (select 1 from pgflow.flows f where f.flow_slug = poll_for_tasks.queue_name) then
     raise exception 'flow "%" does not exist', poll_for_tasks.queue_name using errcode = '42704';
@@ -1389,7 +1429,10 @@ begin
       poll_for_tasks.poll_interval_ms
     ) m
   );
-  return query select * from pgflow.start_tasks(poll_for_tasks.queue_name, v_msg_ids, null);
+  -- No worker is recorded: start_tasks itself requires one.
+  return query
+  select started.flow_slug, started.run_id, started.step_slug, started.input, started.msg_id, started.task_index
+  from pgflow.start_tasks_from_messages(poll_for_tasks.queue_name, v_msg_ids, null, true) as started;
 end;
 $$;
 --> statement-breakpoint
@@ -1813,7 +1856,9 @@ $$;
 --
 -- Invariants: works on the queue table layout shared by the pgmq extension and the built-in queue;
 -- read_ct is untouched; arrays of different lengths are an error; only a flow's queue is accepted,
--- since the function runs with its owner's rights (security definer).
+-- since the function runs with its owner's rights (security definer). A NULL offset is refused (22004,
+-- naming its position) before any message moves; a negative offset makes the message visible at once,
+-- as pgmq.set_vt does.
 create or replace function pgflow.set_vt_batch(
   queue_name text,
   msg_ids bigint[],
@@ -1831,6 +1876,8 @@ language plpgsql
 security definer
 set search_path = ''
 as $$
+declare
+  v_null_at integer;
 begin
   -- It runs with its owner's rights (so a worker role needs no rights on the queue tables): only the
   -- queues of pgflow's flows may be touched.
@@ -1844,6 +1891,11 @@ begin
     raise exception 'msg_ids length (%) must equal vt_offsets length (%)',
       cardinality(set_vt_batch.msg_ids), cardinality(set_vt_batch.vt_offsets)
       using errcode = '22023';
+  end if;
+  v_null_at := array_position(set_vt_batch.vt_offsets, null);
+  if v_null_at is not null then
+    raise exception 'vt_offsets[%] is NULL (for msg_id %)', v_null_at, set_vt_batch.msg_ids[v_null_at]
+      using errcode = '22004';
   end if;
   return query execute format(
     $sql$
@@ -2244,6 +2296,37 @@ begin
   end if;
 
   return query select * from unnest(v_started);
+end;
+$$;
+--> statement-breakpoint
+-- src/sql/engine/start_tasks.sql
+-- pgflow.start_tasks(flow_slug, msg_ids, worker_id): starts the tasks behind messages a worker has
+-- read from the flow's queue (pgmq.read) and returns them with their input: {"run": <run input>,
+-- <dep>: <output>} for each direct dependency.
+--
+-- A task starts when it is `queued`, or when it is `started` but its worker went silent (the clock is past
+-- started_at + timeout + 2 s). Each start counts an attempt, records the worker and hides the message
+-- until timeout + 2 s from now. See pgflow.start_tasks_from_messages for the details and invariants.
+-- A NULL worker_id is refused (22004) before anything changes: every start records its worker.
+create or replace function pgflow.start_tasks(
+  flow_slug text,
+  msg_ids bigint[],
+  worker_id uuid
+)
+returns setof pgflow.step_task_record
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  if start_tasks.worker_id is null then
+    raise exception 'worker_id must not be NULL'
+      using errcode = '22004',
+            hint = 'Pass the worker''s id: any UUID, registered on first use (or with pgflow.register_worker).';
+  end if;
+  return query
+  select started.flow_slug, started.run_id, started.step_slug, started.input, started.msg_id, started.task_index
+  from pgflow.start_tasks_from_messages(start_tasks.flow_slug, start_tasks.msg_ids, start_tasks.worker_id, true) as started;
 end;
 $$;
 --> statement-breakpoint
@@ -2656,28 +2739,6 @@ language sql
 set search_path = ''
 as $$
   select pgflow.set_role_access(revoke_worker.role_name, 'worker', false);
-$$;
---> statement-breakpoint
--- src/sql/engine/start_tasks.sql
--- pgflow.start_tasks(flow_slug, msg_ids, worker_id): starts the tasks behind messages a worker has
--- read from the flow's queue (pgmq.read) and returns them with their input: {"run": <run input>,
--- <dep>: <output>} for each direct dependency.
---
--- A task starts when it is `queued`, or when it is `started` but its worker went silent (the clock is past
--- started_at + timeout + 2 s). Each start counts an attempt, records the worker and hides the message
--- until timeout + 2 s from now. See pgflow.start_tasks_from_messages for the details and invariants.
-create or replace function pgflow.start_tasks(
-  flow_slug text,
-  msg_ids bigint[],
-  worker_id uuid
-)
-returns setof pgflow.step_task_record
-language sql
-security definer
-set search_path = ''
-as $$
-  select started.flow_slug, started.run_id, started.step_slug, started.input, started.msg_id, started.task_index
-  from pgflow.start_tasks_from_messages($1, $2, $3, true) as started;
 $$;
 --> statement-breakpoint
 -- pgflow.version(): the pgflow-orm release installed in this database; each release redefines it.
