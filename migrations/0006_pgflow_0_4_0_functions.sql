@@ -1042,7 +1042,8 @@ $$;
 -- options of an existing one, and makes sure its queue exists.
 --
 -- Options not passed keep their stored value (3 / 5 / 60 for a new flow); calling it again with the
--- same options changes nothing. The flow's queue is named after the flow, so the slug obeys the queue
+-- same options changes nothing. max_attempts counts every attempt, the first included: 0 is accepted,
+-- as by pgflow 0.8.1 (whose tables allow it), and means the same as 1 — one attempt, never retried. The flow's queue is named after the flow, so the slug obeys the queue
 -- name limit (47 characters), and two slugs that differ only in letter case are refused because queue
 -- tables are named in lower case.
 create or replace function pgflow.create_flow(
@@ -1209,7 +1210,8 @@ $$;
 -- calculate_retry_delay(base_delay, attempts_count - 1) seconds (base_delay, then doubling). The last
 -- allowed attempt fails the task, and then the whole run or, when the step's when_exhausted says so,
 -- only the step, which is skipped (see pgflow.handle_exhausted_task). Per-step options override the
--- flow's. A map step's tasks fail and retry one by one. Invariants: the run's row is locked first; a task that is not `started`, or
+-- flow's; max_attempts 0 counts as 1 (the attempt that failed was the only one). A map step's tasks
+-- fail and retry one by one. Invariants: the run's row is locked first; a task that is not `started`, or
 -- whose run has failed, is left alone and no row is returned; a task that does not exist is an error.
 create or replace function pgflow.fail_task(
   run_id uuid,
@@ -1233,7 +1235,7 @@ begin
     raise exception 'run % does not exist', fail_task.run_id using errcode = '42704';
   end if;
 
-  select coalesce(s.opt_max_attempts, f.opt_max_attempts), coalesce(s.opt_base_delay, f.opt_base_delay)
+  select greatest(coalesce(s.opt_max_attempts, f.opt_max_attempts), 1), coalesce(s.opt_base_delay, f.opt_base_delay)
   into v_max_attempts, v_base_delay
   from pgflow.steps s
   join pgflow.flows f on f.flow_slug = s.flow_slug
@@ -2132,7 +2134,8 @@ begin
   -- silent ones that have no attempt left.
   with tasks as (
     select t.run_id, t.step_slug, t.task_index, t.status, t.attempts_count, s.step_type, s.deps_count,
-      coalesce(s.opt_max_attempts, v_flow.opt_max_attempts) as max_attempts,
+      -- max_attempts 0 means one attempt, as 1 does
+      greatest(coalesce(s.opt_max_attempts, v_flow.opt_max_attempts), 1) as max_attempts,
       coalesce(s.opt_timeout, v_flow.opt_timeout) as timeout,
       t.status = 'started'
         and clock_timestamp() >= t.started_at + make_interval(secs => coalesce(s.opt_timeout, v_flow.opt_timeout) + 2)
@@ -2380,6 +2383,9 @@ $$;
 -- with @>); otherwise when_unmet decides: 'skip' (default), 'skip-cascade' or 'fail'. when_exhausted
 -- decides what a task that failed its last attempt does: 'fail' the run (default), or 'skip' /
 -- 'skip-cascade' the step.
+--
+-- max_attempts counts every attempt, the first included; 0 means the same as 1 (one attempt, never
+-- retried), as for pgflow.create_flow.
 --
 -- Invariants: dependencies must already exist, so the steps always form a DAG; the flow row is locked
 -- so concurrent calls number steps without gaps or clashes; adding an existing step again is a no-op

@@ -151,6 +151,42 @@ describe('fail_task on the last attempt', () => {
     expect((await getRun(db, run.run_id)).status).toBe('failed');
   });
 
+  it('max_attempts = 0, on the flow or on the step, is one attempt: the first failure fails the task and the run', async () => {
+    const flow = await defineFlow(db, uniqueSlug('zero_attempts'), { maxAttempts: 0, steps: ['a'] });
+    const stepZero = await defineFlow(db, uniqueSlug('zero_attempts_step'), { maxAttempts: 5, steps: [{ slug: 'a', maxAttempts: 0 }] });
+    const stored = `select f.opt_max_attempts as flow, s.opt_max_attempts as step from pgflow.flows f join pgflow.steps s using (flow_slug) where f.flow_slug = $1`;
+    expect(await db.query(stored, [flow])).toEqual([{ flow: 0, step: null }]);
+    expect(await db.query(stored, [stepZero])).toEqual([{ flow: 5, step: 0 }]);
+    for (const slug of [flow, stepZero]) {
+      const run = await startFlow(db, slug);
+      const task = await takeTask(db, slug, run.run_id, 'a');
+      const [row] = await failTask(db, run.run_id, 'a', 'no retry with max_attempts 0');
+      expect(row, slug).toMatchObject({ status: 'failed', attempts_count: 1, error_message: 'no retry with max_attempts 0' });
+      expect((await getRun(db, run.run_id)).status, slug).toBe('failed');
+      expect(await queueRows(db, slug)).toEqual([]);
+      expect((await archiveRows(db, slug)).map((m) => m.msg_id)).toEqual([task.msg_id]);
+    }
+  });
+
+  it('max_attempts = 0: a task whose worker went silent is not started again but fails, as attempt 1 of 1', async () => {
+    const flow = await defineFlow(db, uniqueSlug('zero_attempts_silent'), { maxAttempts: 0, timeout: 30, steps: ['a'] });
+    const run = await startFlow(db, flow);
+    const task = await takeTask(db, flow, run.run_id, 'a');
+    // The worker went silent long ago: move the start back past its deadline and show the message again.
+    await db.query(
+      `update pgflow.step_tasks set queued_at = queued_at - interval '1 minute', started_at = started_at - interval '1 minute' where run_id = $1`,
+      [run.run_id],
+    );
+    await skipBackoff(flow, task.msg_id);
+    expect(await startTasks(db, flow, [task.msg_id], newWorkerId())).toEqual([]);
+    expect(await getTask(db, run.run_id, 'a')).toMatchObject({
+      status: 'failed',
+      attempts_count: 1,
+      error_message: 'timed out: attempt 1 of 1 did not finish within 32 s (timeout + 2 s)',
+    });
+    expect((await getRun(db, run.run_id)).status).toBe('failed');
+  });
+
   it('fails the run’s other queued and started tasks with an error naming the failing step, and archives their messages (decision 8)', async () => {
     const flow = await defineFlow(db, uniqueSlug('cancel'), {
       maxAttempts: 1,

@@ -55,7 +55,8 @@ begin
   -- silent ones that have no attempt left.
   with tasks as (
     select t.run_id, t.step_slug, t.task_index, t.status, t.attempts_count, s.step_type, s.deps_count,
-      coalesce(s.opt_max_attempts, v_flow.opt_max_attempts) as max_attempts,
+      -- max_attempts 0 means one attempt, as 1 does
+      greatest(coalesce(s.opt_max_attempts, v_flow.opt_max_attempts), 1) as max_attempts,
       coalesce(s.opt_timeout, v_flow.opt_timeout) as timeout,
       t.status = 'started'
         and clock_timestamp() >= t.started_at + make_interval(secs => coalesce(s.opt_timeout, v_flow.opt_timeout) + 2)
