@@ -228,6 +228,18 @@ begin
 end;
 $function$;
 --> statement-breakpoint
+CREATE OR REPLACE FUNCTION pgflow.calculate_retry_delay(base_delay numeric, attempts_count integer)
+ RETURNS integer
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+ SET search_path TO ''
+AS $function$
+  select least(
+    floor(base_delay * power(2::numeric, least(attempts_count, 1000)::numeric)),
+    2147483647
+  )::integer;
+$function$;
+--> statement-breakpoint
 CREATE OR REPLACE FUNCTION pgflow.claim_tasks(flow_slug text, worker_id uuid, qty integer DEFAULT 10)
  RETURNS SETOF pgflow.claimed_task
  LANGUAGE plpgsql
