@@ -662,11 +662,12 @@ $$;
 -- plus the attempt each start counts (attempts_count), so a worker needs no second query.
 --
 -- The read hides each message for its step's timeout + 2 s at once, so no second visibility update
--- is needed. Invariants: messages are claimed oldest first with FOR UPDATE SKIP LOCKED, so concurrent
--- callers never receive the same message; read_ct counts every delivery; otherwise those of
--- pgflow.start_tasks. A message whose task cannot start stays hidden for that time. A paused flow
--- (pgflow.pause_flow) claims nothing. A qty below 1 (22023), or NULL for qty or worker_id (22004), is
--- refused before anything is read: NULL qty would claim every visible message.
+-- is needed (computed in bigint: a timeout at the integer maximum does not overflow). Invariants:
+-- messages are claimed oldest first with FOR UPDATE SKIP LOCKED, so concurrent callers never receive
+-- the same message; read_ct counts every delivery; otherwise those of pgflow.start_tasks. A message
+-- whose task cannot start stays hidden for that time. A paused flow (pgflow.pause_flow) claims
+-- nothing. A qty below 1 (22023), or NULL for qty or worker_id (22004), is refused before anything is
+-- read: NULL qty would claim every visible message.
 create or replace function pgflow.claim_tasks(
   flow_slug text,
   worker_id uuid,
@@ -706,7 +707,7 @@ begin
   execute format(
     $sql$
       with claimed as (
-        select q.msg_id, coalesce(step.opt_timeout, $2) + 2 as hide_seconds
+        select q.msg_id, coalesce(step.opt_timeout, $2)::bigint + 2 as hide_seconds
         from pgmq.%1$I as q
         left join pgflow.steps step on step.flow_slug = $3 and step.step_slug = q.message ->> 'step_slug'
         where q.vt <= clock_timestamp()
@@ -2093,6 +2094,8 @@ $$;
 -- time (its row is locked with SKIP LOCKED, in the same pass that reads it); failing a silent task
 -- takes its run's row lock without waiting (SKIP LOCKED), so this never waits on a lock it could
 -- deadlock on.
+-- timeout + 2 is computed in bigint and a visibility offset is at most the integer maximum, so a
+-- timeout at the integer maximum overflows nothing.
 create or replace function pgflow.start_tasks_from_messages(
   flow_slug text,
   msg_ids bigint[],
@@ -2138,7 +2141,7 @@ begin
       greatest(coalesce(s.opt_max_attempts, v_flow.opt_max_attempts), 1) as max_attempts,
       coalesce(s.opt_timeout, v_flow.opt_timeout) as timeout,
       t.status = 'started'
-        and clock_timestamp() >= t.started_at + make_interval(secs => coalesce(s.opt_timeout, v_flow.opt_timeout) + 2)
+        and clock_timestamp() >= t.started_at + make_interval(secs => coalesce(s.opt_timeout, v_flow.opt_timeout)::bigint + 2)
         as silent
     from pgflow.step_tasks t
     join pgflow.steps s on s.flow_slug = t.flow_slug and s.step_slug = t.step_slug
@@ -2217,7 +2220,7 @@ begin
   )
   select array_agg(started.task order by (started.task).msg_id),
     array_agg((started.task).msg_id),
-    array_agg(started.timeout + 2),
+    array_agg(least(started.timeout::bigint + 2, 2147483647)::integer),
     array_agg((started.task).step_slug) filter (where (started.task).attempts_count = 1),
     array_agg((started.task).run_id) filter (where (started.task).attempts_count = 1),
     (
@@ -2236,7 +2239,7 @@ begin
     perform 1 from pgflow.runs r where r.run_id = (v_task ->> 'run_id')::uuid and r.status = 'started' for update skip locked;
     continue when not found;
     v_error := format('timed out: attempt %s of %s did not finish within %s s (timeout + 2 s)',
-      v_task ->> 'attempts', v_task ->> 'max_attempts', (v_task ->> 'timeout')::integer + 2);
+      v_task ->> 'attempts', v_task ->> 'max_attempts', (v_task ->> 'timeout')::bigint + 2);
     update pgflow.step_tasks t
     set status = 'failed', failed_at = clock_timestamp(), error_message = v_error
     where t.run_id = (v_task ->> 'run_id')::uuid
@@ -2258,9 +2261,9 @@ begin
       perform pgflow.set_vt_batch(
         start_tasks_from_messages.flow_slug,
         array_agg(t.message_id),
-        array_agg(greatest(1, ceil(extract(epoch from
-          t.started_at + make_interval(secs => coalesce(s.opt_timeout, v_flow.opt_timeout) + 2) - clock_timestamp()
-        )))::integer)
+        array_agg(least(greatest(1, ceil(extract(epoch from
+          t.started_at + make_interval(secs => coalesce(s.opt_timeout, v_flow.opt_timeout)::bigint + 2) - clock_timestamp()
+        ))), 2147483647)::integer)
       )
       from pgflow.step_tasks t
       join pgflow.steps s on s.flow_slug = t.flow_slug and s.step_slug = t.step_slug

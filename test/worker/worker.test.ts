@@ -202,6 +202,20 @@ describe('worker', () => {
     expect(task).toEqual({ status: 'failed', error_message: 'step "wait" timed out after 1 s', output: null });
   });
 
+  it('runs a step whose timeout is the largest the engine takes (2^31 - 1 s) without timing it out at once', async () => {
+    // setTimeout cannot wait that long (it would fire after 1 ms), and timeout + 2 s does not fit an integer.
+    const flow = new Flow({ slug: uniqueSlug('patient'), maxAttempts: 1 }).step({ slug: 'wait', timeout: 2_147_483_647 }, async (_input, { signal }) => {
+      await sleep(200);
+      return signal.aborted ? 'aborted' : 'waited';
+    });
+    const logger = memoryLogger();
+    await worker({ flows: [flow], logger });
+    const run = await pgflowSql(db.pool).startFlow(flow.slug, {});
+    expect(await waitUntil('the run to finish', runFinished(run.runId))).toBe('completed');
+    expect(await db.query(`select output from pgflow.runs where run_id = $1`, [run.runId])).toEqual([{ output: { wait: 'waited' } }]);
+    expect(logger.messages('warn')).toEqual([]);
+  });
+
   it('fails an attempt whose output is not JSON, saying what is wrong', async () => {
     const flow = new Flow({ slug: uniqueSlug('dated'), maxAttempts: 1 }).step({ slug: 'when' }, () => ({ at: new Date() }) as unknown as string);
     await worker({ flows: [flow] });
