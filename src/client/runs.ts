@@ -3,6 +3,7 @@
  * (pg, postgres.js, Drizzle, Kysely). Waiting for runs needs LISTEN and lives
  * in ./client.ts.
  */
+import { checkUuid } from '../core/arguments.js';
 import { toExecutor, type PgflowConnection } from '../core/connection.js';
 import { toRun, toStepState, toStepTask } from '../core/rows.js';
 import { pgflowSql } from '../core/sql-api.js';
@@ -109,7 +110,9 @@ where r.run_id = $1::uuid`;
 
 /** The run with its step states and tasks (one consistent snapshot), or null when there is no such run. */
 export async function getRun<TOutput = Json, TInput = Json>(db: PgflowConnection, runId: RunId<TOutput, TInput>): Promise<RunDetails<TOutput, TInput> | null> {
-  const [row] = await toExecutor(db).query<{ run: Record<string, unknown>; steps: Record<string, unknown>[]; tasks: Record<string, unknown>[] }>(READ_RUN, [runId]);
+  const [row] = await toExecutor(db).query<{ run: Record<string, unknown>; steps: Record<string, unknown>[]; tasks: Record<string, unknown>[] }>(READ_RUN, [
+    checkUuid('getRun', 'runId', runId),
+  ]);
   if (!row) return null;
   return {
     run: toRun(row.run) as unknown as TypedRun<TOutput, TInput>,
@@ -167,7 +170,7 @@ where r.run_id = $1::uuid`;
 export async function readRunOutcome(db: PgflowConnection, runId: string): Promise<RunOutcome | null> {
   const [row] = await toExecutor(db).query<{ flow_slug: string; status: string; output: Json | null; step_slug: string | null; error_message: string | null }>(
     READ_OUTCOME,
-    [runId],
+    [checkUuid('readRunOutcome', 'runId', runId)],
   );
   if (!row) return null;
   if (row.status === 'completed') return { status: 'completed', flowSlug: row.flow_slug, output: row.output };
