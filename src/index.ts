@@ -8,6 +8,7 @@ export * from './worker/index.js';
 export * from './client/index.js';
 export { toExecutor, type PgflowConnection, type SqlExecutor } from './core/connection.js';
 export { PgflowSql, pgflowSql, type FlowOptions, type StepOptions, type TaskCompletion, type TaskFailure } from './core/sql-api.js';
+export { PgflowArgumentError } from './core/arguments.js';
 export { migrationsFolder, MIGRATIONS_SCHEMA, MIGRATIONS_TABLE } from './migrations/index.js';
 export { assertCompatibleSchema, compareVersions, PgflowSchemaVersionError, supportedSchemaVersion, type SchemaProblem } from './core/version.js';
 export { PgflowAccessError, grantStatement } from './core/access.js';

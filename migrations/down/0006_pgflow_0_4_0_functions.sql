@@ -232,6 +232,18 @@ begin
 end;
 $function$;
 --> statement-breakpoint
+CREATE OR REPLACE FUNCTION pgflow.calculate_retry_delay(base_delay numeric, attempts_count integer)
+ RETURNS integer
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+ SET search_path TO ''
+AS $function$
+  select least(
+    floor(base_delay * power(2::numeric, least(attempts_count, 1000)::numeric)),
+    2147483647
+  )::integer;
+$function$;
+--> statement-breakpoint
 CREATE OR REPLACE FUNCTION pgflow.claim_tasks(flow_slug text, worker_id uuid, qty integer DEFAULT 10)
  RETURNS SETOF pgflow.claimed_task
  LANGUAGE plpgsql
@@ -1114,3 +1126,262 @@ $function$;
 grant execute on all routines in schema pgflow to public;
 --> statement-breakpoint
 alter default privileges in schema pgflow grant execute on routines to public;
+--> statement-breakpoint
+do $pgflow_down$
+begin
+  if exists (select 1 from pg_catalog.pg_extension e where e.extname = 'pgmq') then
+    return;
+  end if;
+  execute $pgflow_function$drop function if exists pgmq._queue_table(text)$pgflow_function$;
+  execute $pgflow_function$CREATE OR REPLACE FUNCTION pgmq.archive(queue_name text, msg_id bigint)
+ RETURNS boolean
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+declare
+  archived bigint;
+begin
+  execute format(
+    'with moved as (
+       delete from pgmq.%I
+       where msg_id = $1
+       returning msg_id, read_ct, enqueued_at, vt, message, headers
+     )
+     insert into pgmq.%I (msg_id, read_ct, enqueued_at, vt, message, headers)
+     select msg_id, read_ct, enqueued_at, vt, message, headers from moved
+     returning msg_id',
+    pgmq.format_table_name(queue_name, 'q'),
+    pgmq.format_table_name(queue_name, 'a')
+  )
+  into archived
+  using msg_id;
+  return archived is not null;
+end;
+$function$$pgflow_function$;
+  execute $pgflow_function$CREATE OR REPLACE FUNCTION pgmq.archive(queue_name text, msg_ids bigint[])
+ RETURNS SETOF bigint
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+begin
+  return query execute format(
+    'with moved as (
+       delete from pgmq.%I
+       where msg_id = any($1)
+       returning msg_id, read_ct, enqueued_at, vt, message, headers
+     )
+     insert into pgmq.%I (msg_id, read_ct, enqueued_at, vt, message, headers)
+     select msg_id, read_ct, enqueued_at, vt, message, headers from moved
+     returning msg_id',
+    pgmq.format_table_name(queue_name, 'q'),
+    pgmq.format_table_name(queue_name, 'a')
+  )
+  using msg_ids;
+end;
+$function$$pgflow_function$;
+  execute $pgflow_function$CREATE OR REPLACE FUNCTION pgmq.delete(queue_name text, msg_id bigint)
+ RETURNS boolean
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+declare
+  deleted bigint;
+begin
+  execute format(
+    'delete from pgmq.%I where msg_id = $1 returning msg_id',
+    pgmq.format_table_name(queue_name, 'q')
+  )
+  into deleted
+  using msg_id;
+  return deleted is not null;
+end;
+$function$$pgflow_function$;
+  execute $pgflow_function$CREATE OR REPLACE FUNCTION pgmq.delete(queue_name text, msg_ids bigint[])
+ RETURNS SETOF bigint
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+begin
+  return query execute format(
+    'delete from pgmq.%I where msg_id = any($1) returning msg_id',
+    pgmq.format_table_name(queue_name, 'q')
+  )
+  using msg_ids;
+end;
+$function$$pgflow_function$;
+  execute $pgflow_function$CREATE OR REPLACE FUNCTION pgmq.metrics(queue_name text)
+ RETURNS pgmq.metrics_result
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+declare
+  queue_table text := pgmq.format_table_name(queue_name, 'q');
+  result pgmq.metrics_result;
+begin
+  execute format(
+    'select
+       $1::text,
+       stats.queue_length,
+       stats.newest_msg_age_sec,
+       stats.oldest_msg_age_sec,
+       ids.total_messages,
+       now(),
+       stats.queue_visible_length
+     from (
+       select
+         count(*) as queue_length,
+         count(*) filter (where q.vt <= now()) as queue_visible_length,
+         extract(epoch from now() - max(q.enqueued_at))::integer as newest_msg_age_sec,
+         extract(epoch from now() - min(q.enqueued_at))::integer as oldest_msg_age_sec
+       from pgmq.%I as q
+     ) as stats
+     cross join (
+       select case when s.is_called then s.last_value else 0 end as total_messages
+       from pgmq.%I as s
+     ) as ids',
+    queue_table,
+    queue_table || '_msg_id_seq'
+  )
+  into result
+  using queue_name;
+  return result;
+end;
+$function$$pgflow_function$;
+  execute $pgflow_function$CREATE OR REPLACE FUNCTION pgmq.pop(queue_name text)
+ RETURNS SETOF pgmq.message_record
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+begin
+  return query execute format(
+    'with claimed as (
+       select q.msg_id
+       from pgmq.%1$I as q
+       where q.vt <= clock_timestamp()
+       order by q.msg_id
+       limit 1
+       for update skip locked
+     )
+     delete from pgmq.%1$I as q
+     using claimed
+     where q.msg_id = claimed.msg_id
+     returning q.msg_id, q.read_ct, q.enqueued_at, q.vt, q.message, q.headers',
+    pgmq.format_table_name(queue_name, 'q')
+  );
+end;
+$function$$pgflow_function$;
+  execute $pgflow_function$CREATE OR REPLACE FUNCTION pgmq.purge_queue(queue_name text)
+ RETURNS bigint
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+declare
+  queue_table text := pgmq.format_table_name(queue_name, 'q');
+  purged bigint;
+begin
+  execute format('lock table pgmq.%I in access exclusive mode', queue_table);
+  execute format('select count(*) from pgmq.%I', queue_table) into purged;
+  execute format('truncate table pgmq.%I', queue_table);
+  return purged;
+end;
+$function$$pgflow_function$;
+  execute $pgflow_function$CREATE OR REPLACE FUNCTION pgmq.read(queue_name text, vt integer, qty integer, conditional jsonb DEFAULT '{}'::jsonb)
+ RETURNS SETOF pgmq.message_record
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+declare
+  queue_table text := pgmq.format_table_name(queue_name, 'q');
+begin
+  return query execute format(
+    'with claimed as (
+       select q.msg_id
+       from pgmq.%1$I as q
+       where q.vt <= clock_timestamp()
+         and ($3 is null or $3 = ''{}''::jsonb or q.message @> $3)
+       order by q.msg_id
+       limit $1
+       for update skip locked
+     ),
+     delivered as (
+       update pgmq.%1$I as q
+       set vt = clock_timestamp() + make_interval(secs => $2),
+         read_ct = q.read_ct + 1
+       from claimed
+       where q.msg_id = claimed.msg_id
+       returning q.msg_id, q.read_ct, q.enqueued_at, q.vt, q.message, q.headers
+     )
+     select * from delivered order by msg_id',
+    queue_table
+  )
+  using qty, vt, conditional;
+end;
+$function$$pgflow_function$;
+  execute $pgflow_function$CREATE OR REPLACE FUNCTION pgmq.read_with_poll(queue_name text, vt integer, qty integer, max_poll_seconds integer DEFAULT 5, poll_interval_ms integer DEFAULT 100, conditional jsonb DEFAULT '{}'::jsonb)
+ RETURNS SETOF pgmq.message_record
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+declare
+  stop_at timestamp with time zone := clock_timestamp() + make_interval(secs => max_poll_seconds);
+begin
+  loop
+    if clock_timestamp() >= stop_at then
+      return;
+    end if;
+    return query select * from pgmq.read(queue_name, vt, qty, conditional);
+    if found then
+      return;
+    end if;
+    perform pg_sleep(poll_interval_ms::numeric / 1000);
+  end loop;
+end;
+$function$$pgflow_function$;
+  execute $pgflow_function$CREATE OR REPLACE FUNCTION pgmq.send(queue_name text, msg jsonb, headers jsonb, delay timestamp with time zone)
+ RETURNS SETOF bigint
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+begin
+  return query execute format(
+    'insert into pgmq.%I (vt, message, headers) values ($1, $2, $3) returning msg_id',
+    pgmq.format_table_name(queue_name, 'q')
+  )
+  using delay, msg, headers;
+end;
+$function$$pgflow_function$;
+  execute $pgflow_function$CREATE OR REPLACE FUNCTION pgmq.send_batch(queue_name text, msgs jsonb[], headers jsonb[], delay timestamp with time zone)
+ RETURNS SETOF bigint
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+begin
+  return query execute format(
+    'insert into pgmq.%I (vt, message, headers)
+     select $1, batch.message, batch.headers
+     from unnest($2, $3) with ordinality as batch(message, headers, position)
+     order by batch.position
+     returning msg_id',
+    pgmq.format_table_name(queue_name, 'q')
+  )
+  using delay, msgs, headers;
+end;
+$function$$pgflow_function$;
+  execute $pgflow_function$CREATE OR REPLACE FUNCTION pgmq.set_vt(queue_name text, msg_id bigint, vt integer)
+ RETURNS SETOF pgmq.message_record
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+begin
+  return query execute format(
+    'update pgmq.%I as q
+     set vt = clock_timestamp() + make_interval(secs => $2)
+     where q.msg_id = $1
+     returning q.msg_id, q.read_ct, q.enqueued_at, q.vt, q.message, q.headers',
+    pgmq.format_table_name(queue_name, 'q')
+  )
+  using msg_id, vt;
+end;
+$function$$pgflow_function$;
+end;
+$pgflow_down$;

@@ -13,6 +13,7 @@
  * so a notification lost while the connection was down cannot strand it.
  */
 import pg from 'pg';
+import { describeValue, isUuid, PgflowArgumentError } from '../core/arguments.js';
 import { toExecutor, type SqlExecutor } from '../core/connection.js';
 import type { Json } from '../core/types.js';
 import type { AnyFlow, FlowInput, FlowOutput } from '../flow/flow.js';
@@ -151,6 +152,7 @@ export class PgflowClient {
    */
   waitForRun<TOutput = Json>(runId: RunId<TOutput, any>, options: WaitOptions = {}): Promise<TOutput> {
     if (this.closed) return Promise.reject(new Error('the client is closed'));
+    if (!isUuid(runId)) return Promise.reject(new PgflowArgumentError(`waitForRun: runId must be a UUID, got ${describeValue(runId)}`, 'runId', runId));
     const { timeout, signal } = options;
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<TOutput>((resolve, reject) => {

@@ -3,7 +3,8 @@
  * with pg_notify on channel `pgflow_events` and on the channel named after the
  * flow, as JSON: `{"event", "topic", "timestamp", "payload": {event_type,
  * flow_slug, run_id, step_slug?, status, error_message?, ...}}`. Events never
- * carry inputs or outputs; read them with getRun.
+ * carry inputs or outputs; read them with getRun. They arrive in commit
+ * order; their timestamps are not an ordering key (see EventBase.timestamp).
  */
 import { SKIP_REASONS, type Json, type SkipReason } from '../core/types.js';
 
@@ -15,7 +16,12 @@ export type PgflowEventType = (typeof EVENT_TYPES)[number];
 interface EventBase {
   flowSlug: string;
   runId: string;
-  /** When the engine sent the event. */
+  /**
+   * When the engine built the event, inside its transaction and before the
+   * commit that delivers it. Not an ordering key: events arrive in commit
+   * order, and an event built earlier may commit later, so timestamps of
+   * consecutive events can go backwards.
+   */
   timestamp: Date;
   /** The payload as sent (snake_case keys). */
   payload: { [key: string]: Json };

@@ -4,6 +4,7 @@
  * in ./client.ts.
  */
 import { withAccessHint } from '../core/access.js';
+import { checkUuid } from '../core/arguments.js';
 import { toExecutor, type PgflowConnection } from '../core/connection.js';
 import { toRun, toStepState, toStepTask } from '../core/rows.js';
 import { pgflowSql } from '../core/sql-api.js';
@@ -112,8 +113,9 @@ where r.run_id = $1::uuid`;
 
 /** The run with its step states and tasks (one consistent snapshot), or null when there is no such run. */
 export async function getRun<TOutput = Json, TInput = Json>(db: PgflowConnection, runId: RunId<TOutput, TInput>): Promise<RunDetails<TOutput, TInput> | null> {
+  const id = checkUuid('getRun', 'runId', runId);
   const [row] = await withAccessHint(db, 'client', 'read runs', () =>
-    toExecutor(db).query<{ run: Record<string, unknown>; steps: Record<string, unknown>[]; tasks: Record<string, unknown>[] }>(READ_RUN, [runId]),
+    toExecutor(db).query<{ run: Record<string, unknown>; steps: Record<string, unknown>[]; tasks: Record<string, unknown>[] }>(READ_RUN, [id]),
   );
   if (!row) return null;
   return {
@@ -172,7 +174,7 @@ where r.run_id = $1::uuid`;
 export async function readRunOutcome(db: PgflowConnection, runId: string): Promise<RunOutcome | null> {
   const [row] = await toExecutor(db).query<{ flow_slug: string; status: string; output: Json | null; step_slug: string | null; error_message: string | null }>(
     READ_OUTCOME,
-    [runId],
+    [checkUuid('readRunOutcome', 'runId', runId)],
   );
   if (!row) return null;
   if (row.status === 'completed') return { status: 'completed', flowSlug: row.flow_slug, output: row.output };

@@ -4,8 +4,25 @@
  * `pgflowSql(db)` works with pg, postgres.js, Drizzle and Kysely alike.
  *
  * Parameters are sent as text and cast in SQL, so every driver encodes them
- * the same way; JSON values are serialised here.
+ * the same way; JSON values are serialised here. Arguments are checked
+ * before the query (see ./arguments.ts): a malformed UUID, a quantity that is
+ * NaN, fractional or below the engine's minimum, or JSON or an error message
+ * holding a NUL character fails with a PgflowArgumentError naming the
+ * argument and the value, and nothing is sent.
  */
+import {
+  checkArray,
+  checkInteger,
+  checkMessageId,
+  checkNumber,
+  checkOptionalInteger,
+  checkOptionalUuid,
+  checkText,
+  checkUuid,
+  describeValue,
+  jsonParameter,
+  PgflowArgumentError,
+} from './arguments.js';
 import { toExecutor, type PgflowConnection, type SqlExecutor } from './connection.js';
 import { toClaimedTask, toFlow, toQueueMessage, toRun, toSchedule, toStep, toStepTask, toStepTaskRecord, toWorker } from './rows.js';
 import type {
@@ -25,8 +42,28 @@ import type {
   Worker,
 } from './types.js';
 
-/** JSON text for a `::text::jsonb` parameter; `undefined` and `null` both become SQL NULL. */
-const jsonText = (value: unknown): string | null => (value === undefined || value === null ? null : JSON.stringify(value));
+const at = (method: string) => `pgflowSql.${method}`;
+
+/** The retry and timeout options, checked against the engine's minimums (see create_flow / add_step). */
+function optionValues(method: string, options: StepOptions): { maxAttempts: number | null; baseDelay: number | null; timeout: number | null; startDelay: number | null } {
+  return {
+    maxAttempts: checkOptionalInteger(at(method), 'maxAttempts', options.maxAttempts, 0),
+    baseDelay: checkOptionalInteger(at(method), 'baseDelay', options.baseDelay, 0),
+    timeout: checkOptionalInteger(at(method), 'timeout', options.timeout, 1),
+    startDelay: checkOptionalInteger(at(method), 'startDelay', options.startDelay, 0),
+  };
+}
+
+/** vt, qty, max_poll_seconds and poll_interval_ms of read_with_poll / poll_for_tasks, checked. */
+const pollValues = (method: string, visibilityTimeout: number, qty: number, minimumQty: number, maxPollSeconds: number, pollIntervalMs: number) => [
+  checkInteger(at(method), 'visibilityTimeout', visibilityTimeout, 0),
+  checkInteger(at(method), 'qty', qty, minimumQty),
+  checkInteger(at(method), 'maxPollSeconds', maxPollSeconds),
+  checkInteger(at(method), 'pollIntervalMs', pollIntervalMs, 0),
+];
+
+const messageIds = (method: string, msgIds: readonly unknown[]) =>
+  checkArray(at(method), 'msgIds', msgIds).map((id, index) => checkMessageId(at(method), `msgIds[${index}]`, id));
 
 export interface FlowOptions {
   maxAttempts?: number;
@@ -59,6 +96,17 @@ export interface StartOptions {
 }
 
 const startOptions = (options: string | StartOptions | undefined): StartOptions => (typeof options === 'string' ? { runId: options } : (options ?? {}));
+
+/** The parameters of start_flow / start_flow_with_states, checked. */
+function startValues(method: string, flowSlug: string, input: unknown, options: string | StartOptions | undefined): unknown[] {
+  const { runId, idempotencyKey } = startOptions(options);
+  return [
+    flowSlug,
+    jsonParameter(at(method), 'input', `the input of a run of flow "${flowSlug}"`, input),
+    checkOptionalUuid(at(method), 'runId', runId),
+    idempotencyKey === undefined || idempotencyKey === null ? null : checkText(at(method), 'idempotencyKey', idempotencyKey),
+  ];
+}
 
 /** What one pgflow.prune_batch call deleted. */
 export interface PruneCounts {
@@ -109,14 +157,16 @@ export class PgflowSql {
   }
 
   async calculateRetryDelay(baseDelay: number, attemptsCount: number): Promise<number> {
-    return this.one('select pgflow.calculate_retry_delay($1::numeric, $2::integer) as delay', [baseDelay, attemptsCount], (row) => row.delay as number);
+    const values = [checkNumber(at('calculateRetryDelay'), 'baseDelay', baseDelay, 0), checkInteger(at('calculateRetryDelay'), 'attemptsCount', attemptsCount, 0)];
+    return this.one('select pgflow.calculate_retry_delay($1::numeric, $2::integer) as delay', values, (row) => row.delay as number);
   }
 
   /** Creates the flow, or updates the options passed for an existing one. */
   async createFlow(flowSlug: string, options: FlowOptions = {}): Promise<FlowRecord> {
+    const { maxAttempts, baseDelay, timeout } = optionValues('createFlow', options);
     return this.one(
       'select * from pgflow.create_flow(flow_slug => $1::text, max_attempts => $2::integer, base_delay => $3::integer, timeout => $4::integer)',
-      [flowSlug, options.maxAttempts ?? null, options.baseDelay ?? null, options.timeout ?? null],
+      [flowSlug, maxAttempts, baseDelay, timeout],
       toFlow,
     );
   }
@@ -126,6 +176,8 @@ export class PgflowSql {
     stepSlug: string,
     options: StepOptions & StepCondition & { dependsOn?: readonly string[]; stepType?: StepType } = {},
   ): Promise<StepRecord> {
+    const { maxAttempts, baseDelay, timeout, startDelay } = optionValues('addStep', options);
+    const pattern = (argument: string, value: unknown) => jsonParameter(at('addStep'), argument, `${argument} of step "${stepSlug}"`, value);
     return this.one(
       `select * from pgflow.add_step(
          flow_slug => $1::text, step_slug => $2::text, deps_slugs => $3::text[],
@@ -137,13 +189,13 @@ export class PgflowSql {
         flowSlug,
         stepSlug,
         [...(options.dependsOn ?? [])],
-        options.maxAttempts ?? null,
-        options.baseDelay ?? null,
-        options.timeout ?? null,
-        options.startDelay ?? null,
+        maxAttempts,
+        baseDelay,
+        timeout,
+        startDelay,
         options.stepType ?? 'single',
-        jsonText(options.requiredInputPattern),
-        jsonText(options.forbiddenInputPattern),
+        pattern('requiredInputPattern', options.requiredInputPattern),
+        pattern('forbiddenInputPattern', options.forbiddenInputPattern),
         options.whenUnmet ?? null,
         options.whenExhausted ?? null,
       ],
@@ -157,32 +209,31 @@ export class PgflowSql {
    * start of the flow with the same key returns the first run and creates nothing.
    */
   async startFlow(flowSlug: string, input: { [key: string]: unknown } | readonly unknown[], options?: string | StartOptions): Promise<Run> {
-    const { runId, idempotencyKey } = startOptions(options);
     return this.one(
       'select * from pgflow.start_flow(flow_slug => $1::text, input => $2::text::jsonb, run_id => $3::uuid, idempotency_key => $4::text)',
-      [flowSlug, jsonText(input), runId ?? null, idempotencyKey ?? null],
+      startValues('startFlow', flowSlug, input, options),
       toRun,
     );
   }
 
   async startFlowWithStates(flowSlug: string, input: { [key: string]: unknown } | readonly unknown[], options?: string | StartOptions): Promise<RunWithStates> {
-    const { runId, idempotencyKey } = startOptions(options);
     return this.one(
       'select pgflow.start_flow_with_states(flow_slug => $1::text, input => $2::text::jsonb, run_id => $3::uuid, idempotency_key => $4::text) as state',
-      [flowSlug, jsonText(input), runId ?? null, idempotencyKey ?? null],
+      startValues('startFlowWithStates', flowSlug, input, options),
       (row) => row.state as RunWithStates,
     );
   }
 
   /** Cancels a started run (see `pgflow.cancel_run`); null when it had already finished. */
   async cancelRun(runId: string, reason?: string): Promise<Run | null> {
-    const [run] = await this.many('select * from pgflow.cancel_run($1::uuid, $2::text)', [runId, reason ?? null], toRun);
+    const values = [checkUuid(at('cancelRun'), 'runId', runId), reason === undefined || reason === null ? null : checkText(at('cancelRun'), 'reason', reason)];
+    const [run] = await this.many('select * from pgflow.cancel_run($1::uuid, $2::text)', values, toRun);
     return run ?? null;
   }
 
   /** Starts a failed or cancelled run again from where it stopped (see `pgflow.retry_run`); null when there was nothing to retry. */
   async retryRun(runId: string): Promise<Run | null> {
-    const [run] = await this.many('select * from pgflow.retry_run($1::uuid)', [runId], toRun);
+    const [run] = await this.many('select * from pgflow.retry_run($1::uuid)', [checkUuid(at('retryRun'), 'runId', runId)], toRun);
     return run ?? null;
   }
 
@@ -199,7 +250,7 @@ export class PgflowSql {
   async scheduleFlow(flowSlug: string, scheduleName: string, cron: string, input: Json = {}, timezone = 'UTC'): Promise<Schedule> {
     return this.one(
       'select * from pgflow.schedule_flow($1::text, $2::text, $3::text, $4::text::jsonb, $5::text)',
-      [flowSlug, scheduleName, cron, jsonText(input), timezone],
+      [flowSlug, scheduleName, cron, jsonParameter(at('scheduleFlow'), 'input', `the input of schedule "${scheduleName}" of flow "${flowSlug}"`, input), timezone],
       toSchedule,
     );
   }
@@ -211,6 +262,9 @@ export class PgflowSql {
 
   /** Starts the run of one tick of a schedule; null when that tick has already fired (here or elsewhere). */
   async fireSchedule(flowSlug: string, scheduleName: string, tick: Date): Promise<string | null> {
+    if (!(tick instanceof Date) || Number.isNaN(tick.getTime())) {
+      throw new PgflowArgumentError(`${at('fireSchedule')}: tick must be a valid Date, got ${describeValue(tick)}`, 'tick', tick);
+    }
     return this.one('select pgflow.fire_schedule($1::text, $2::text, $3::timestamptz) as run_id', [flowSlug, scheduleName, tick.toISOString()], (row) => (row.run_id ?? null) as string | null);
   }
 
@@ -224,7 +278,8 @@ export class PgflowSql {
    * with everything that belongs to them; call again until `prunedRuns` is 0.
    */
   async pruneBatch(olderThan: string, batchSize = 10_000): Promise<PruneCounts> {
-    return this.one('select * from pgflow.prune_batch($1::interval, $2::integer)', [olderThan, batchSize], (row) => ({
+    const values = [olderThan, checkInteger(at('pruneBatch'), 'batchSize', batchSize, 1)];
+    return this.one('select * from pgflow.prune_batch($1::interval, $2::integer)', values, (row) => ({
       prunedRuns: Number(row.pruned_runs),
       prunedStepStates: Number(row.pruned_step_states),
       prunedStepTasks: Number(row.pruned_step_tasks),
@@ -234,12 +289,13 @@ export class PgflowSql {
 
   /** The run and its step states, or null when there is no such run. */
   async getRunWithStates(runId: string): Promise<RunWithStates | null> {
-    return this.one('select pgflow.get_run_with_states($1::uuid) as state', [runId], (row) => (row.state ?? null) as RunWithStates | null);
+    return this.one('select pgflow.get_run_with_states($1::uuid) as state', [checkUuid(at('getRunWithStates'), 'runId', runId)], (row) => (row.state ?? null) as RunWithStates | null);
   }
 
   /** `pgmq.read`: takes up to `qty` visible messages of the flow's queue, hidden for `visibilityTimeout` seconds. */
   async readMessages(flowSlug: string, visibilityTimeout: number, qty: number): Promise<QueueMessage<TaskMessage>[]> {
-    return this.many('select * from pgmq.read($1::text, $2::integer, $3::integer)', [flowSlug, visibilityTimeout, qty], toQueueMessage<TaskMessage>);
+    const values = [flowSlug, checkInteger(at('readMessages'), 'visibilityTimeout', visibilityTimeout, 0), checkInteger(at('readMessages'), 'qty', qty, 0)];
+    return this.many('select * from pgmq.read($1::text, $2::integer, $3::integer)', values, toQueueMessage<TaskMessage>);
   }
 
   /** `pgmq.read_with_poll`: like `readMessages`, waiting up to `maxPollSeconds` for a message. */
@@ -252,7 +308,7 @@ export class PgflowSql {
   ): Promise<QueueMessage<TaskMessage>[]> {
     return this.many(
       'select * from pgmq.read_with_poll($1::text, $2::integer, $3::integer, $4::integer, $5::integer)',
-      [flowSlug, visibilityTimeout, qty, maxPollSeconds, pollIntervalMs],
+      [flowSlug, ...pollValues('readWithPoll', visibilityTimeout, qty, 0, maxPollSeconds, pollIntervalMs)],
       toQueueMessage<TaskMessage>,
     );
   }
@@ -261,7 +317,7 @@ export class PgflowSql {
   async startTasks<TInput = Record<string, Json>>(flowSlug: string, msgIds: readonly number[], workerId: string): Promise<StepTaskRecord<TInput>[]> {
     return this.many(
       'select * from pgflow.start_tasks(flow_slug => $1::text, msg_ids => $2::bigint[], worker_id => $3::uuid)',
-      [flowSlug, msgIds.map(String), workerId],
+      [flowSlug, messageIds('startTasks', msgIds), checkUuid(at('startTasks'), 'workerId', workerId)],
       toStepTaskRecord<TInput>,
     );
   }
@@ -270,7 +326,7 @@ export class PgflowSql {
   async claimTasks<TInput = Record<string, Json>>(flowSlug: string, workerId: string, qty = 10): Promise<ClaimedTask<TInput>[]> {
     return this.many(
       'select * from pgflow.claim_tasks(flow_slug => $1::text, worker_id => $2::uuid, qty => $3::integer)',
-      [flowSlug, workerId, qty],
+      [flowSlug, checkUuid(at('claimTasks'), 'workerId', workerId), checkInteger(at('claimTasks'), 'qty', qty, 1)],
       toClaimedTask<TInput>,
     );
   }
@@ -283,35 +339,46 @@ export class PgflowSql {
 
   /** Completes many started tasks in one call; returns the ones that were completed. */
   async completeTasks(completions: readonly TaskCompletion[]): Promise<StepTask[]> {
+    checkArray(at('completeTasks'), 'completions', completions);
     if (completions.length === 0) return [];
+    const method = completions.length === 1 ? 'completeTask' : 'completeTasks';
+    const runIds: string[] = [];
+    const taskIndexes: number[] = [];
+    const outputs: (string | null)[] = [];
+    for (const [index, completion] of completions.entries()) {
+      const argument = completions.length === 1 ? 'completion' : `completions[${index}]`;
+      const runId = checkUuid(at(method), `${argument}.runId`, completion.runId);
+      const taskIndex = checkInteger(at(method), `${argument}.taskIndex`, completion.taskIndex ?? 0, 0);
+      runIds.push(runId);
+      taskIndexes.push(taskIndex);
+      outputs.push(jsonParameter(at(method), `${argument}.output`, `the output of task ${taskIndex} of step "${completion.stepSlug}" in run ${runId}`, completion.output));
+    }
     return this.many(
       'select * from pgflow.complete_tasks($1::uuid[], $2::text[], $3::integer[], $4::text[]::jsonb[])',
-      [
-        completions.map((completion) => completion.runId),
-        completions.map((completion) => completion.stepSlug),
-        completions.map((completion) => completion.taskIndex ?? 0),
-        completions.map((completion) => jsonText(completion.output)),
-      ],
+      [runIds, completions.map((completion) => completion.stepSlug), taskIndexes, outputs],
       toStepTask,
     );
   }
 
   /** Records a failed attempt: the task is retried after its backoff, or fails its run when no attempt is left. */
   async failTask(failure: TaskFailure): Promise<StepTask | null> {
+    const values = [
+      checkUuid(at('failTask'), 'failure.runId', failure.runId),
+      failure.stepSlug,
+      checkInteger(at('failTask'), 'failure.taskIndex', failure.taskIndex ?? 0, 0),
+      checkText(at('failTask'), 'failure.errorMessage', failure.errorMessage),
+    ];
     const [task] = await this.many(
       'select * from pgflow.fail_task(run_id => $1::uuid, step_slug => $2::text, task_index => $3::integer, error_message => $4::text)',
-      [failure.runId, failure.stepSlug, failure.taskIndex ?? 0, failure.errorMessage],
+      values,
       toStepTask,
     );
     return task ?? null;
   }
 
   async setVtBatch(queueName: string, msgIds: readonly number[], vtOffsets: readonly number[]): Promise<QueueMessage[]> {
-    return this.many(
-      'select * from pgflow.set_vt_batch($1::text, $2::bigint[], $3::integer[])',
-      [queueName, msgIds.map(String), [...vtOffsets]],
-      toQueueMessage,
-    );
+    const offsets = checkArray(at('setVtBatch'), 'vtOffsets', vtOffsets).map((offset, index) => checkInteger(at('setVtBatch'), `vtOffsets[${index}]`, offset));
+    return this.many('select * from pgflow.set_vt_batch($1::text, $2::bigint[], $3::integer[])', [queueName, messageIds('setVtBatch', msgIds), offsets], toQueueMessage);
   }
 
   /** @deprecated Read with `readMessages` and call `startTasks`, or use `claimTasks`. */
@@ -324,34 +391,34 @@ export class PgflowSql {
   ): Promise<StepTaskRecord<TInput>[]> {
     return this.many(
       'select * from pgflow.poll_for_tasks($1::text, $2::integer, $3::integer, $4::integer, $5::integer)',
-      [queueName, visibilityTimeout, qty, maxPollSeconds, pollIntervalMs],
+      [queueName, ...pollValues('pollForTasks', visibilityTimeout, qty, 1, maxPollSeconds, pollIntervalMs)],
       toStepTaskRecord<TInput>,
     );
   }
 
   async startReadySteps(runId: string): Promise<void> {
-    await this.executor.query('select pgflow.start_ready_steps($1::uuid)', [runId]);
+    await this.executor.query('select pgflow.start_ready_steps($1::uuid)', [checkUuid(at('startReadySteps'), 'runId', runId)]);
   }
 
   async maybeCompleteRun(runId: string): Promise<void> {
-    await this.executor.query('select pgflow.maybe_complete_run($1::uuid)', [runId]);
+    await this.executor.query('select pgflow.maybe_complete_run($1::uuid)', [checkUuid(at('maybeCompleteRun'), 'runId', runId)]);
   }
 
   async cascadeCompleteTasklessSteps(runId: string): Promise<number> {
-    return this.one('select pgflow.cascade_complete_taskless_steps($1::uuid) as completed', [runId], (row) => row.completed as number);
+    return this.one('select pgflow.cascade_complete_taskless_steps($1::uuid) as completed', [checkUuid(at('cascadeCompleteTasklessSteps'), 'runId', runId)], (row) => row.completed as number);
   }
 
   /** Registers (or re-registers) a worker serving `queueName`. */
   async registerWorker(workerId: string, queueName: string, functionName: string): Promise<Worker> {
-    return this.one('select * from pgflow.register_worker($1::uuid, $2::text, $3::text)', [workerId, queueName, functionName], toWorker);
+    return this.one('select * from pgflow.register_worker($1::uuid, $2::text, $3::text)', [checkUuid(at('registerWorker'), 'workerId', workerId), queueName, functionName], toWorker);
   }
 
   async heartbeatWorker(workerId: string): Promise<void> {
-    await this.executor.query('select pgflow.heartbeat_worker($1::uuid)', [workerId]);
+    await this.executor.query('select pgflow.heartbeat_worker($1::uuid)', [checkUuid(at('heartbeatWorker'), 'workerId', workerId)]);
   }
 
   async stopWorker(workerId: string): Promise<void> {
-    await this.executor.query('select pgflow.stop_worker($1::uuid)', [workerId]);
+    await this.executor.query('select pgflow.stop_worker($1::uuid)', [checkUuid(at('stopWorker'), 'workerId', workerId)]);
   }
 }
 

@@ -14,7 +14,10 @@ import { slugProblem } from './slug.js';
 
 /** Retry and timeout options shared by flows and steps (whole seconds). */
 export interface RuntimeOptions {
-  /** Attempts per task, the first included (>= 1). Engine default 3. */
+  /**
+   * Attempts per task, the first included (>= 0). 0 means the same as 1: one
+   * attempt, never retried (the engine accepts 0, as pgflow does). Engine default 3.
+   */
   maxAttempts?: number;
   /** Seconds before the first retry; each further retry waits twice as long (>= 0). Engine default 5. */
   baseDelay?: number;
@@ -69,7 +72,8 @@ const MAP_OPTION_KEYS = ['slug', 'array', 'dependsOn', ...RUNTIME_OPTION_KEYS, .
 export type StepOptionKey = (typeof STEP_OPTION_KEYS)[number];
 export type MapOptionKey = (typeof MAP_OPTION_KEYS)[number];
 
-const MINIMUM: Record<keyof StepRuntimeOptions, number> = { maxAttempts: 1, baseDelay: 0, timeout: 1, startDelay: 0 };
+/** The smallest value the engine accepts for each option (create_flow / add_step refuse less). */
+const MINIMUM: Record<keyof StepRuntimeOptions, number> = { maxAttempts: 0, baseDelay: 0, timeout: 1, startDelay: 0 };
 
 export function runtimeOptions<K extends keyof StepRuntimeOptions>(source: Record<string, unknown>, keys: readonly K[], where: string): Pick<StepRuntimeOptions, K> {
   const result = {} as Pick<StepRuntimeOptions, K>;

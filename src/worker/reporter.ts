@@ -10,6 +10,7 @@
  * restarts the task by itself, and a late failure could hit the new attempt).
  * A completion the database refuses (e.g. a task that no longer exists) is
  * retried alone and, if still refused, turned into a failure of the task.
+ * Error messages are stored with NUL characters written out as `\u0000`.
  */
 import type { PgflowSql } from '../core/sql-api.js';
 import type { StepTask } from '../core/types.js';
@@ -74,7 +75,9 @@ export class TaskReporter {
   }
 
   fail(task: TaskRef, message: string): void {
-    const report = this.sendFailure(task, message).finally(() => this.failures.delete(report));
+    // PostgreSQL text cannot hold NUL: a handler's error message with one is stored with `\u0000` written out,
+    // rather than refused (which would leave the task to its timeout).
+    const report = this.sendFailure(task, message.replaceAll('\u0000', '\\u0000')).finally(() => this.failures.delete(report));
     this.failures.add(report);
   }
 

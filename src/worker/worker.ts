@@ -155,6 +155,19 @@ const ABORT_WAIT_MS = 2_000;
 /** How long a stopping worker keeps trying to store results. */
 const DRAIN_MS = 10_000;
 
+/** The longest delay setTimeout takes; a longer one would fire at once. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/** setTimeout for any delay: a step timeout may be up to 2^31 - 1 seconds, far beyond setTimeout's limit. */
+function longTimeout(callback: () => void, ms: number): { clear(): void } {
+  let timer: NodeJS.Timeout;
+  const arm = (left: number) => {
+    timer = setTimeout(() => (left > MAX_TIMER_MS ? arm(left - MAX_TIMER_MS) : callback()), Math.min(left, MAX_TIMER_MS));
+  };
+  arm(ms);
+  return { clear: () => clearTimeout(timer) };
+}
+
 const positiveInteger = (value: number | undefined, name: string, fallback: number, minimum = 1): number => {
   if (value === undefined) return fallback;
   if (!Number.isInteger(value) || value < minimum) throw new TypeError(`startWorker: ${name} must be a whole number of at least ${minimum} (got ${value})`);
@@ -409,7 +422,7 @@ class Worker {
       settled: new Promise((resolve) => (resolveSettled = resolve)),
       abandon: () => {
         finished = true;
-        clearTimeout(timer);
+        timer.clear();
         resolveSettled();
       },
     };
@@ -418,14 +431,14 @@ class Worker {
     const finish = (outcome: { output: unknown } | { error: string }) => {
       if (finished) return;
       finished = true;
-      clearTimeout(timer);
+      timer.clear();
       this.running.delete(task);
       resolveSettled();
       if ('output' in outcome) this.reporter.complete(ref, outcome.output);
       else this.reporter.fail(ref, outcome.error);
       this.wake();
     };
-    const timer = setTimeout(() => {
+    const timer = longTimeout(() => {
       const reason = new StepTimeoutError(stepSlug, timeoutSeconds);
       controller.abort(reason);
       logger.warn(`${reason.message}; the attempt fails and the handler's result will be discarded`);

@@ -22,6 +22,7 @@ import {
   type PgflowClient,
   type PgflowEvent,
 } from '../../src/client/index.js';
+import { PgflowArgumentError } from '../../src/core/arguments.js';
 import { pgflowSql } from '../../src/core/sql-api.js';
 import { ensureFlow, Flow, JsonValueError } from '../../src/flow/index.js';
 import { useTestDatabase, withAdminClient } from '../support/database.js';
@@ -120,6 +121,27 @@ describe('startFlow and getRun', () => {
     await expect(startFlow(db.pool, diamond, { n: 1, when: new Date() } as never)).rejects.toThrow(JsonValueError);
     await expect(startFlow(db.pool, diamond, { n: 1, when: new Date() } as never)).rejects.toThrow('the input of a run of flow "client_diamond" is not JSON-serialisable: $.when is a Date');
     await expect(startFlow(db.pool, diamond, [1, 2] as never)).rejects.toThrow('the input of a run of flow "client_diamond" must be a JSON object');
+  });
+
+  it('refuses a NUL character in the input, saying where, and a malformed run id, creating nothing', async () => {
+    const runs = async () => (await db.query<{ n: number }>(`select count(*)::int as n from pgflow.runs where flow_slug = 'client_diamond'`))[0]!.n;
+    const before = await runs();
+    const nul = await client.startFlow(diamond, { n: 1, note: 'a\u0000b' } as never).catch((error: unknown) => error);
+    expect(nul).toBeInstanceOf(JsonValueError);
+    expect((nul as Error).message).toBe(
+      'the input of a run of flow "client_diamond" is not JSON-serialisable: $.note contains a NUL character (\\u0000), which PostgreSQL cannot store in jsonb',
+    );
+    const badId = await client.startFlow(diamond, { n: 1 }, { runId: 'run-1' }).catch((error: unknown) => error);
+    expect(badId).toBeInstanceOf(PgflowArgumentError);
+    expect((badId as Error).message).toBe('pgflowSql.startFlow: runId must be a UUID, got "run-1"');
+    expect(await runs()).toBe(before);
+  });
+
+  it('getRun and waitForRun refuse a malformed run id with an error naming it', async () => {
+    await expect(getRun(db.pool, 'not-a-run')).rejects.toThrow(new PgflowArgumentError('getRun: runId must be a UUID, got "not-a-run"', 'runId', 'not-a-run'));
+    const waited = await client.waitForRun('12345').catch((error: unknown) => error);
+    expect(waited).toBeInstanceOf(PgflowArgumentError);
+    expect((waited as Error).message).toBe('waitForRun: runId must be a UUID, got "12345"');
   });
 });
 

@@ -17,6 +17,7 @@ import {
   getTask,
   newWorkerId,
   queueRows,
+  queueTable,
   readMessages,
   startFlow,
   startTasks,
@@ -60,6 +61,55 @@ describe('pgflow.calculate_retry_delay', () => {
       [cases.map((c) => c[0]), cases.map((c) => c[1])],
     );
     expect(rows.map((r) => r.delay)).toEqual(cases.map((c) => c[2]));
+  });
+
+  it('is capped at 2147483647 s instead of overflowing, and never negative', async () => {
+    const INT_MAX = 2147483647;
+    const cases: [number, number, number][] = [
+      [1, 30, 1073741824],
+      [1, 31, INT_MAX], // 2^31 is one more than the largest integer
+      [INT_MAX, 0, INT_MAX],
+      [INT_MAX, 1, INT_MAX],
+      [INT_MAX, INT_MAX, INT_MAX],
+      [5, 100_000, INT_MAX],
+      [0, INT_MAX, 0],
+      [-1, 100, 0],
+    ];
+    const rows = await db.query<{ delay: number }>(
+      `select pgflow.calculate_retry_delay(c.base, c.n) as delay from unnest($1::numeric[], $2::int[]) with ordinality as c(base, n, ord) order by c.ord`,
+      [cases.map((c) => c[0]), cases.map((c) => c[1])],
+    );
+    expect(rows.map((r) => r.delay)).toEqual(cases.map((c) => c[2]));
+  });
+});
+
+describe('a retry delay at the cap', () => {
+  it('fail_task with base_delay at its maximum, at the first and at a very late attempt, hides the message about 68 years and fails on nothing', async () => {
+    const INT_MAX = 2147483647;
+    const flow = await defineFlow(db, uniqueSlug('huge_delay'), { maxAttempts: INT_MAX, baseDelay: INT_MAX, steps: ['a'] });
+    const run = await startFlow(db, flow);
+    const worker = newWorkerId();
+    const task = await takeTask(db, flow, run.run_id, 'a', worker);
+    const [first] = await failTask(db, run.run_id, 'a', 'first');
+    expect(first).toMatchObject({ status: 'queued', attempts_count: 1 });
+    const firstDelay = await retryDelay(flow, first!);
+    expect(firstDelay).toBeGreaterThan(INT_MAX - 60);
+    expect(firstDelay).toBeLessThanOrEqual(INT_MAX);
+
+    // Far into a long retry chain: 2^1999999999 times the base is far past the cap.
+    await skipBackoff(flow, task.msg_id);
+    await startTasks(db, flow, [task.msg_id], worker);
+    await db.query(`update pgflow.step_tasks set attempts_count = 2000000000 where run_id = $1`, [run.run_id]);
+    const [late] = await failTask(db, run.run_id, 'a', 'late');
+    expect(late).toMatchObject({ status: 'queued', attempts_count: 2000000000, error_message: 'late' });
+    const lateDelay = await retryDelay(flow, late!);
+    expect(lateDelay).toBeGreaterThan(INT_MAX - 60);
+    expect(lateDelay).toBeLessThanOrEqual(INT_MAX);
+    const [{ year }] = (await db.query<{ year: number }>(`select extract(year from vt)::int as year from pgmq.${queueTable(flow, 'q')}`)) as [{ year: number }];
+    const [{ now }] = (await db.query<{ now: number }>(`select extract(year from now())::int as now`)) as [{ now: number }];
+    expect(year - now).toBeGreaterThanOrEqual(67);
+    expect(year - now).toBeLessThanOrEqual(69);
+    expect((await getRun(db, run.run_id)).status).toBe('started');
   });
 });
 
@@ -148,6 +198,42 @@ describe('fail_task on the last attempt', () => {
     await takeTask(db, flow, run.run_id, 'a');
     const [row] = await failTask(db, run.run_id, 'a', 'no second chance');
     expect(row).toMatchObject({ status: 'failed', attempts_count: 1 });
+    expect((await getRun(db, run.run_id)).status).toBe('failed');
+  });
+
+  it('max_attempts = 0, on the flow or on the step, is one attempt: the first failure fails the task and the run', async () => {
+    const flow = await defineFlow(db, uniqueSlug('zero_attempts'), { maxAttempts: 0, steps: ['a'] });
+    const stepZero = await defineFlow(db, uniqueSlug('zero_attempts_step'), { maxAttempts: 5, steps: [{ slug: 'a', maxAttempts: 0 }] });
+    const stored = `select f.opt_max_attempts as flow, s.opt_max_attempts as step from pgflow.flows f join pgflow.steps s using (flow_slug) where f.flow_slug = $1`;
+    expect(await db.query(stored, [flow])).toEqual([{ flow: 0, step: null }]);
+    expect(await db.query(stored, [stepZero])).toEqual([{ flow: 5, step: 0 }]);
+    for (const slug of [flow, stepZero]) {
+      const run = await startFlow(db, slug);
+      const task = await takeTask(db, slug, run.run_id, 'a');
+      const [row] = await failTask(db, run.run_id, 'a', 'no retry with max_attempts 0');
+      expect(row, slug).toMatchObject({ status: 'failed', attempts_count: 1, error_message: 'no retry with max_attempts 0' });
+      expect((await getRun(db, run.run_id)).status, slug).toBe('failed');
+      expect(await queueRows(db, slug)).toEqual([]);
+      expect((await archiveRows(db, slug)).map((m) => m.msg_id)).toEqual([task.msg_id]);
+    }
+  });
+
+  it('max_attempts = 0: a task whose worker went silent is not started again but fails, as attempt 1 of 1', async () => {
+    const flow = await defineFlow(db, uniqueSlug('zero_attempts_silent'), { maxAttempts: 0, timeout: 30, steps: ['a'] });
+    const run = await startFlow(db, flow);
+    const task = await takeTask(db, flow, run.run_id, 'a');
+    // The worker went silent long ago: move the start back past its deadline and show the message again.
+    await db.query(
+      `update pgflow.step_tasks set queued_at = queued_at - interval '1 minute', started_at = started_at - interval '1 minute' where run_id = $1`,
+      [run.run_id],
+    );
+    await skipBackoff(flow, task.msg_id);
+    expect(await startTasks(db, flow, [task.msg_id], newWorkerId())).toEqual([]);
+    expect(await getTask(db, run.run_id, 'a')).toMatchObject({
+      status: 'failed',
+      attempts_count: 1,
+      error_message: 'timed out: attempt 1 of 1 did not finish within 32 s (timeout + 2 s)',
+    });
     expect((await getRun(db, run.run_id)).status).toBe('failed');
   });
 

@@ -15,6 +15,7 @@ import {
   getRun,
   getTask,
   queueRows,
+  queueTable,
   readMessages,
   sleep,
   startFlow,
@@ -139,6 +140,25 @@ describe('pgflow.set_vt_batch', () => {
     const error = await errorOf(() => db.query(`select * from pgflow.set_vt_batch($1, '{1,2}'::bigint[], '{5}'::int[])`, [flow]));
     expect(error.message).toMatch(/length/);
   });
+
+  it('refuses a NULL offset, naming its position, and moves no message', async () => {
+    const flow = await defineFlow(db, uniqueSlug('vt_batch_null'), { steps: ['a', 'b'] });
+    await startFlow(db, flow);
+    const ids = (await queueRows(db, flow)).map((m) => m.msg_id);
+    const before = await db.query(`select msg_id, read_ct, vt from pgmq.${queueTable(flow, 'q')} order by msg_id`);
+    const error = await errorOf(() => db.query(`select * from pgflow.set_vt_batch($1, $2::bigint[], array[30, null]::int[])`, [flow, ids]));
+    expect([error.code, error.message]).toEqual(['22004', `vt_offsets[2] is NULL (for msg_id ${ids[1]})`]);
+    expect(await db.query(`select msg_id, read_ct, vt from pgmq.${queueTable(flow, 'q')} order by msg_id`)).toEqual(before);
+  });
+
+  it('takes a negative offset as pgmq.set_vt does: the message is visible at once', async () => {
+    const flow = await defineFlow(db, uniqueSlug('vt_batch_negative'), { steps: ['a'] });
+    await startFlow(db, flow);
+    const [message] = await readMessages(db, flow, 300, 1);
+    expect(await readMessages(db, flow)).toEqual([]);
+    await db.query(`select * from pgflow.set_vt_batch($1, array[$2::bigint], array[-5])`, [flow, message!.msg_id]);
+    expect((await readMessages(db, flow)).map((m) => m.msg_id)).toEqual([message!.msg_id]);
+  });
 });
 
 describe('pgflow.poll_for_tasks (deprecated)', () => {
@@ -159,6 +179,32 @@ describe('pgflow.poll_for_tasks (deprecated)', () => {
   it('returns nothing once its polling time is up', async () => {
     const flow = await defineFlow(db, uniqueSlug('poll_empty'), { steps: ['a'] });
     expect(await db.query(`select * from pgflow.poll_for_tasks($1, 30, 10, 1, 50)`, [flow])).toEqual([]);
+  });
+
+  it('records no worker on the tasks it starts', async () => {
+    const flow = await defineFlow(db, uniqueSlug('poll_no_worker'), { steps: ['a'] });
+    const run = await startFlow(db, flow);
+    expect(await db.query(`select * from pgflow.poll_for_tasks($1, 30, 10, 1, 50)`, [flow])).toHaveLength(1);
+    expect(await getTask(db, run.run_id, 'a')).toMatchObject({ status: 'started', attempts_count: 1, last_worker_id: null });
+  });
+
+  it.each([
+    ['a negative vt', [-1, 10, 1, 50], '22023', 'vt must be 0 or more seconds, got -1'],
+    ['a NULL vt', [null, 10, 1, 50], '22004', 'vt must not be NULL'],
+    ['qty 0', [30, 0, 1, 50], '22023', 'qty must be 1 or more, got 0'],
+    ['a negative qty', [30, -1, 1, 50], '22023', 'qty must be 1 or more, got -1'],
+    ['a NULL qty', [30, null, 1, 50], '22004', 'qty must not be NULL'],
+    ['a NULL max_poll_seconds', [30, 10, null, 50], '22004', 'max_poll_seconds must not be NULL'],
+    ['a NULL poll_interval_ms', [30, 10, 1, null], '22004', 'poll_interval_ms must not be NULL'],
+    ['a negative poll_interval_ms', [30, 10, 1, -1], '22023', 'poll_interval_ms must be 0 or more, got -1'],
+  ])('refuses %s before reading anything', async (_what, args, code, message) => {
+    const flow = await defineFlow(db, uniqueSlug('poll_bad'), { steps: ['a'] });
+    const run = await startFlow(db, flow);
+    const before = await db.query(`select msg_id, read_ct, vt from pgmq.${queueTable(flow, 'q')} order by msg_id`);
+    const error = await errorOf(() => db.query(`select * from pgflow.poll_for_tasks($1, $2::int, $3::int, $4::int, $5::int)`, [flow, ...args]));
+    expect([error.code, error.message]).toEqual([code, message]);
+    expect(await db.query(`select msg_id, read_ct, vt from pgmq.${queueTable(flow, 'q')} order by msg_id`)).toEqual(before);
+    expect(await getTask(db, run.run_id, 'a')).toMatchObject({ status: 'queued', attempts_count: 0 });
   });
 });
 

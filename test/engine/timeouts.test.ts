@@ -145,3 +145,35 @@ describe('a task whose worker died', () => {
     await events.stop();
   });
 });
+
+describe('a timeout at the integer maximum', () => {
+  const INT_MAX = 2147483647;
+  const YEAR_S = 365.25 * 24 * 3600;
+
+  it('overflows nothing: claim_tasks, start_tasks and a redelivery of the running task hide the message about 68 years', async () => {
+    const flow = await defineFlow(db, uniqueSlug('huge_timeout'), { timeout: INT_MAX, steps: ['a', 'b', 'c'] });
+    const run = await startFlow(db, flow);
+    const worker = newWorkerId();
+
+    const claimed = await db.query<{ step_slug: string; msg_id: string }>(`select * from pgflow.claim_tasks($1, $2::uuid, 1)`, [flow, worker]);
+    expect(claimed).toHaveLength(1);
+    const [messageB] = await readMessages(db, flow, 30, 1);
+    const started = await startTasks(db, flow, [messageB!.msg_id], worker);
+    expect(started).toHaveLength(1);
+    for (const msgId of [claimed[0]!.msg_id, messageB!.msg_id]) {
+      const seconds = (await visibleIn(db, flow, msgId))!;
+      expect(seconds / YEAR_S).toBeGreaterThan(67);
+      expect(seconds / YEAR_S).toBeLessThan(69);
+    }
+
+    // The running task's message shows up again early (say, by hand): start_tasks leaves the task alone and
+    // pushes the message back to the task's deadline, which is past the integer maximum of seconds away.
+    await db.query(`select pgmq.set_vt($1, $2::bigint, 0)`, [flow, messageB!.msg_id]);
+    expect(await startTasks(db, flow, [messageB!.msg_id], newWorkerId())).toEqual([]);
+    expect(await getTask(db, run.run_id, started[0]!.step_slug)).toMatchObject({ status: 'started', attempts_count: 1, last_worker_id: worker });
+    expect((await visibleIn(db, flow, messageB!.msg_id))! / YEAR_S).toBeGreaterThan(67);
+
+    for (const task of [...claimed, ...started]) expect(await completeTask(db, run.run_id, task.step_slug, 'done')).toHaveLength(1);
+    expect((await getRun(db, run.run_id)).status).toBe('started');
+  });
+});

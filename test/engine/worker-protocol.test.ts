@@ -22,6 +22,7 @@ import {
   startTasks,
   stepStates,
   takeTask,
+  queueTable,
   uniqueSlug,
   visibleIn,
   type MessageRow,
@@ -206,6 +207,53 @@ describe('unknown flows', () => {
       const error = await errorOf(() => db.query(call, [newWorkerId()]));
       expect(error.message, call).toContain('no_such_flow');
     }
+  });
+});
+
+describe('bad arguments to claim_tasks and start_tasks', () => {
+  /** What a refused call must leave as it was: the messages (read_ct, vt), the tasks and the workers. */
+  async function snapshot(flow: string, runId: string) {
+    return {
+      messages: await db.query(`select msg_id, read_ct, vt from pgmq.${queueTable(flow, 'q')} order by msg_id`),
+      tasks: await db.query(`select step_slug, status, attempts_count, last_worker_id from pgflow.step_tasks where run_id = $1 order by step_slug`, [runId]),
+      workers: await db.query(`select count(*)::int as n from pgflow.workers`),
+    };
+  }
+
+  it.each([
+    ['qty 0', 0, true, '22023', 'qty must be 1 or more, got 0'],
+    ['a negative qty', -3, true, '22023', 'qty must be 1 or more, got -3'],
+    ['a NULL qty', null, true, '22004', 'qty must not be NULL'],
+    ['a NULL worker_id', 10, false, '22004', 'worker_id must not be NULL'],
+  ])('claim_tasks with %s is refused and claims nothing', async (_what, qty, withWorker, code, message) => {
+    const flow = await defineFlow(db, uniqueSlug('claim_bad'), { steps: ['a', 'b'] });
+    const run = await startFlow(db, flow);
+    const before = await snapshot(flow, run.run_id);
+    const error = await errorOf(() => db.query(`select * from pgflow.claim_tasks($1, $2::uuid, $3::int)`, [flow, withWorker ? newWorkerId() : null, qty]));
+    expect([error.code, error.message]).toEqual([code, message]);
+    expect(await snapshot(flow, run.run_id)).toEqual(before);
+    // Both messages were still visible and unread.
+    expect((await readMessages(db, flow, 0)).map((m) => m.read_ct)).toEqual([1, 1]);
+  });
+
+  it('start_tasks with a NULL worker_id is refused and starts nothing', async () => {
+    const flow = await defineFlow(db, uniqueSlug('start_null_worker'), { steps: ['a'] });
+    const run = await startFlow(db, flow);
+    const [message] = await readMessages(db, flow, 0, 1);
+    const before = await snapshot(flow, run.run_id);
+    for (const sql of [
+      `select * from pgflow.start_tasks($1, array[$2::bigint], null)`,
+      `select * from pgflow.start_tasks(flow_slug => $1, msg_ids => array[$2::bigint], worker_id => null::uuid)`,
+    ]) {
+      const error = await errorOf(() => db.query(sql, [flow, message!.msg_id]));
+      expect([error.code, error.message, error.hint], sql).toEqual([
+        '22004',
+        'worker_id must not be NULL',
+        "Pass the worker's id: any UUID, registered on first use (or with pgflow.register_worker).",
+      ]);
+    }
+    expect(await snapshot(flow, run.run_id)).toEqual(before);
+    expect(await getTask(db, run.run_id, 'a')).toMatchObject({ status: 'queued', attempts_count: 0, last_worker_id: null });
   });
 });
 

@@ -56,11 +56,12 @@ describe('Flow definitions', () => {
   });
 
   it.each([
-    ['maxAttempts 0', { maxAttempts: 0 }, /maxAttempts must be a whole number of at least 1 \(got 0\)/],
+    ['a negative maxAttempts', { maxAttempts: -1 }, /maxAttempts must be a whole number of at least 0 \(got -1\)/],
+    ['a fractional maxAttempts', { maxAttempts: 0.5 }, /maxAttempts must be a whole number of at least 0 \(got 0.5\)/],
     ['a fractional timeout', { timeout: 1.5 }, /timeout must be a whole number of at least 1 \(got 1.5\)/],
     ['timeout 0', { timeout: 0 }, /timeout must be a whole number of at least 1/],
     ['a negative baseDelay', { baseDelay: -1 }, /baseDelay must be a whole number of at least 0/],
-    ['a string option', { maxAttempts: '3' }, /maxAttempts must be a whole number of at least 1 \(got "3"\)/],
+    ['a string option', { maxAttempts: '3' }, /maxAttempts must be a whole number of at least 0 \(got "3"\)/],
     ['an unknown option', { retries: 3 }, /unknown option "retries" \(known: slug, maxAttempts, baseDelay, timeout\)/],
   ])('refuses flow options with %s', (_what, options, message) => {
     expect(() => new Flow({ slug: 'opts', ...(options as object) })).toThrow(message);
@@ -68,6 +69,13 @@ describe('Flow definitions', () => {
 
   it('accepts baseDelay 0 and leaves unset options out', () => {
     expect(new Flow({ slug: 'zero', baseDelay: 0 }).options).toEqual({ baseDelay: 0 });
+  });
+
+  it('accepts maxAttempts 0 (one attempt, as the engine reads it) on flows and steps, and refuses a negative one on steps', () => {
+    const flow = new Flow({ slug: 'once', maxAttempts: 0 }).step({ slug: 'a', maxAttempts: 0 }, () => [1, 2]).map({ slug: 'b', array: 'a', maxAttempts: 0 }, (n) => n);
+    expect(flow.options).toEqual({ maxAttempts: 0 });
+    expect(flow.steps.map((step) => step.options)).toEqual([{ maxAttempts: 0 }, { maxAttempts: 0 }]);
+    expect(() => untyped(flow).step({ slug: 'c', maxAttempts: -1 }, () => 1)).toThrow('flow "once", step "c": maxAttempts must be a whole number of at least 0 (got -1)');
   });
 
   describe('steps defined without literal types', () => {

@@ -53,6 +53,21 @@ describe('ensureFlow', () => {
     expect((await ensureFlow(db.pool, shop('shop_compiled'))).status).toBe('unchanged');
   });
 
+  it('takes maxAttempts 0 on both sides: compiled as max_attempts => 0, stored as 0, and found unchanged', async () => {
+    const once = new Flow<{ order: string }>({ slug: 'shop_once', maxAttempts: 0 }).step({ slug: 'charge', maxAttempts: 0 }, () => 1);
+    expect(compileFlow(once)).toEqual([
+      `SELECT pgflow.create_flow('shop_once', max_attempts => 0);`,
+      `SELECT pgflow.add_step('shop_once', 'charge', max_attempts => 0);`,
+    ]);
+    for (const statement of compileFlow(once)) await db.query(statement);
+    expect(await db.query(`select opt_max_attempts from pgflow.flows where flow_slug = 'shop_once'`)).toEqual([{ opt_max_attempts: 0 }]);
+    expect(await stepRows('shop_once')).toEqual([{ step_slug: 'charge', opt_max_attempts: 0, opt_start_delay: null }]);
+    expect(await ensureFlow(db.pool, once)).toEqual({ status: 'unchanged', differences: [] });
+    // 0 is not 1 for the comparison: the stored value is what the code said.
+    const differences = diffFlow(new Flow<{ order: string }>({ slug: 'shop_once', maxAttempts: 1 }).step({ slug: 'charge', maxAttempts: 0 }, () => 1), (await readFlowDefinition(db.pool, 'shop_once'))!);
+    expect(differences).toEqual([{ subject: 'flow maxAttempts', database: '0', code: '1' }]);
+  });
+
   it('returns null for a flow that does not exist', async () => {
     expect(await readFlowDefinition(db.pool, 'no_such_flow')).toBeNull();
   });

@@ -153,7 +153,8 @@ describe('pgmq.metrics', () => {
   });
 
   it('fails on a queue that does not exist', async () => {
-    expect((await errorOf(() => db.query(`select * from pgmq.metrics('not_a_queue')`))).code).toBe('42P01');
+    const error = await errorOf(() => db.query(`select * from pgmq.metrics('not_a_queue')`));
+    expect([error.code, error.message]).toEqual(['42P01', 'queue "not_a_queue" does not exist']);
   });
 });
 
@@ -251,6 +252,8 @@ describe('functions the built-in queue keeps for compatibility', () => {
 });
 
 describe('unknown queues', () => {
+  // One shared check (pgmq._queue_table) in every function that works on one queue: the queue is
+  // named, the SQLSTATE is the undefined_table of the pgmq extension's raw error, and nothing changes.
   it.each([
     [`select pgmq.send('ghost', '{}')`],
     [`select pgmq.send_batch('ghost', array['{}']::jsonb[])`],
@@ -264,8 +267,31 @@ describe('unknown queues', () => {
     [`select pgmq.archive('ghost', array[1]::bigint[])`],
     [`select pgmq.purge_queue('ghost')`],
     [`select pgmq.metrics('ghost')`],
-  ])('%s fails with undefined_table', async (sql) => {
+    [`select pgmq.read_with_poll('ghost', 1, 1, 0, 10)`],
+  ])('%s fails with undefined_table, naming the queue', async (sql) => {
+    const queuesBefore = await db.query(`select queue_name from pgmq.meta order by queue_name`);
     const error = await errorOf(() => db.query(sql));
     expect(error.code).toBe('42P01');
+    expect(error.message).toBe('queue "ghost" does not exist');
+    expect(error.hint).toBe(`Create it with pgmq.create('ghost'); pgmq.list_queues() lists the queues that exist.`);
+    expect(await db.query(`select to_regclass('pgmq.q_ghost') is null as absent`)).toEqual([{ absent: true }]);
+    expect(await db.query(`select queue_name from pgmq.meta order by queue_name`)).toEqual(queuesBefore);
+  });
+
+  it('names the queue as the caller spelled it, and refuses a NULL name with 22004', async () => {
+    const error = await errorOf(() => db.query(`select * from pgmq.read('Ghost Queue', 30, 1)`));
+    expect([error.code, error.message]).toEqual(['42P01', 'queue "Ghost Queue" does not exist']);
+    for (const sql of [`select pgmq.send(null, '{}')`, `select * from pgmq.read(null, 30, 1)`, `select pgmq.metrics(null)`]) {
+      const nullName = await errorOf(() => db.query(sql));
+      expect([nullName.code, nullName.message], sql).toEqual(['22004', 'queue name must not be NULL']);
+    }
+  });
+
+  it('a queue dropped after use is unknown again, and one created again is known', async () => {
+    const q = await fresh(1);
+    await db.query(`select pgmq.drop_queue($1)`, [q]);
+    expect((await errorOf(() => db.query(`select * from pgmq.read($1, 30, 1)`, [q]))).message).toBe(`queue "${q}" does not exist`);
+    await db.query(`select pgmq.create($1)`, [q]);
+    expect(await db.query(`select * from pgmq.read($1, 30, 1)`, [q])).toEqual([]);
   });
 });

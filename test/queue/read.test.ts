@@ -122,6 +122,57 @@ describe('pgmq.read', () => {
   it('fails on a queue that does not exist', async () => {
     const error = await errorOf(() => read('missing_queue', 30, 1));
     expect(error.code).toBe('42P01');
+    expect(error.message).toBe('queue "missing_queue" does not exist');
+  });
+
+  it('with qty 0 hands out nothing and changes nothing, as pgmq does', async () => {
+    const q = await fresh(2);
+    expect(await read(q, 30, 0)).toEqual([]);
+    expect(await visibleUnread(q)).toBe(2);
+  });
+});
+
+/** Messages that are visible and were never read: what a refused call must leave as it was. */
+async function visibleUnread(q: string): Promise<number> {
+  const [{ n }] = (await db.query<{ n: number }>(`select count(*)::int as n from pgmq.q_${q} where read_ct = 0 and vt <= clock_timestamp()`)) as [{ n: number }];
+  return n;
+}
+
+describe('bad arguments to read, read_with_poll and set_vt', () => {
+  it.each([
+    ['read with a negative vt', `select * from pgmq.read($1, -1, 1)`, '22023', 'vt must be 0 or more seconds, got -1'],
+    ['read with a NULL vt', `select * from pgmq.read($1, null, 1)`, '22004', 'vt must not be NULL'],
+    ['read with a negative qty', `select * from pgmq.read($1, 30, -5)`, '22023', 'qty must be 0 or more, got -5'],
+    ['read with a NULL qty', `select * from pgmq.read($1, 30, null)`, '22004', 'qty must not be NULL'],
+    ['read_with_poll with a negative vt', `select * from pgmq.read_with_poll($1, -30, 1, 1, 10)`, '22023', 'vt must be 0 or more seconds, got -30'],
+    ['read_with_poll with a negative vt and no polling', `select * from pgmq.read_with_poll($1, -30, 1, 0, 10)`, '22023', 'vt must be 0 or more seconds, got -30'],
+    ['read_with_poll with a negative qty', `select * from pgmq.read_with_poll($1, 30, -1, 1, 10)`, '22023', 'qty must be 0 or more, got -1'],
+    ['read_with_poll with a NULL qty', `select * from pgmq.read_with_poll($1, 30, null, 1, 10)`, '22004', 'qty must not be NULL'],
+    ['read_with_poll with a NULL max_poll_seconds', `select * from pgmq.read_with_poll($1, 30, 1, null, 10)`, '22004', 'max_poll_seconds must not be NULL'],
+    ['read_with_poll with a NULL poll_interval_ms', `select * from pgmq.read_with_poll($1, 30, 1, 1, null)`, '22004', 'poll_interval_ms must not be NULL'],
+    ['read_with_poll with a negative poll_interval_ms', `select * from pgmq.read_with_poll($1, 30, 1, 1, -100)`, '22023', 'poll_interval_ms must be 0 or more, got -100'],
+    ['set_vt with a NULL vt', `select * from pgmq.set_vt($1, 1, null)`, '22004', 'vt must not be NULL'],
+  ])('%s is refused with a clear error, and no message is read or moved', async (_what, sql, code, message) => {
+    const q = await fresh(2);
+    const before = await db.query(`select msg_id, read_ct, vt from pgmq.q_${q} order by msg_id`);
+    const error = await errorOf(() => db.query(sql, [q]));
+    expect([error.code, error.message]).toEqual([code, message]);
+    expect(await db.query(`select msg_id, read_ct, vt from pgmq.q_${q} order by msg_id`)).toEqual(before);
+    expect(await visibleUnread(q)).toBe(2);
+  });
+
+  it('a negative vt says what vt is for', async () => {
+    const q = await fresh(1);
+    const error = await errorOf(() => read(q, -1, 1));
+    expect(error.hint).toBe('vt is how long the messages read stay hidden from other readers; 0 leaves them visible.');
+  });
+
+  it('set_vt still takes a negative vt, as pgmq does: the message is visible at once', async () => {
+    const q = await fresh(1);
+    await read(q, 300, 1);
+    const [updated] = await db.query<MessageRecord>(`select * from pgmq.set_vt($1, 1, -10)`, [q]);
+    expect(updated!.vt.getTime()).toBeLessThan(Date.now());
+    expect((await read(q, 30, 1)).map((m) => [m.msg_id, m.read_ct])).toEqual([['1', 2]]);
   });
 });
 

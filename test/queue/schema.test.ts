@@ -169,9 +169,10 @@ describe('queue tables', () => {
 
 describe('functions', () => {
   it('have exactly the pgmq 1.5 public signatures: names, argument names, defaults and result types', async () => {
+    // Names starting with `_` are internal helpers, as in the pgmq extension (which has its own).
     const rows = await db.query<{ signature: string }>(
       `select p.proname || '(' || pg_get_function_arguments(p.oid) || ') -> ' || pg_get_function_result(p.oid) as signature
-       from pg_proc as p where p.pronamespace = 'pgmq'::regnamespace
+       from pg_proc as p where p.pronamespace = 'pgmq'::regnamespace and p.proname not like '\\_%'
        order by p.proname, pg_get_function_identity_arguments(p.oid)`,
     );
     expect(rows.map((row) => row.signature)).toEqual([
@@ -210,6 +211,11 @@ describe('functions', () => {
       'set_vt(queue_name text, msg_id bigint, vt integer) -> SETOF pgmq.message_record',
       'validate_queue_name(queue_name text) -> void',
     ]);
+    const helpers = await db.query<{ signature: string }>(
+      `select p.proname || '(' || pg_get_function_arguments(p.oid) || ') -> ' || pg_get_function_result(p.oid) as signature
+       from pg_proc as p where p.pronamespace = 'pgmq'::regnamespace and p.proname like '\\_%'`,
+    );
+    expect(helpers.map((row) => row.signature)).toEqual(['_queue_table(queue_name text) -> text']);
   });
 
   it('all pin search_path to empty, are volatile and not security definer', async () => {

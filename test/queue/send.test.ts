@@ -120,7 +120,24 @@ describe('pgmq.send', () => {
   it('fails on a queue that does not exist', async () => {
     const error = await errorOf(() => db.query(`select pgmq.send('no_such_queue', '{}')`));
     expect(error.code).toBe('42P01');
-    expect(error.message).toBe('relation "pgmq.q_no_such_queue" does not exist');
+    expect(error.message).toBe('queue "no_such_queue" does not exist');
+  });
+
+  it('refuses a NULL delay in every overload that takes one, and stores nothing', async () => {
+    const q = await fresh();
+    for (const sql of [
+      `select pgmq.send($1, '{}', null::integer)`,
+      `select pgmq.send($1, '{}', null::timestamptz)`,
+      `select pgmq.send($1, '{}', '{}'::jsonb, null::integer)`,
+      `select pgmq.send($1, '{}', '{}'::jsonb, null::timestamptz)`,
+      `select pgmq.send_batch($1, array['{}']::jsonb[], null::integer)`,
+      `select pgmq.send_batch($1, array['{}']::jsonb[], null::timestamptz)`,
+      `select pgmq.send_batch($1, array['{}']::jsonb[], null::jsonb[], null::integer)`,
+    ]) {
+      const error = await errorOf(() => db.query(sql, [q]));
+      expect([error.code, error.message], sql).toEqual(['22004', 'delay must not be NULL']);
+    }
+    expect(await stored(q)).toEqual([]);
   });
 });
 

@@ -202,6 +202,20 @@ describe('worker', () => {
     expect(task).toEqual({ status: 'failed', error_message: 'step "wait" timed out after 1 s', output: null });
   });
 
+  it('runs a step whose timeout is the largest the engine takes (2^31 - 1 s) without timing it out at once', async () => {
+    // setTimeout cannot wait that long (it would fire after 1 ms), and timeout + 2 s does not fit an integer.
+    const flow = new Flow({ slug: uniqueSlug('patient'), maxAttempts: 1 }).step({ slug: 'wait', timeout: 2_147_483_647 }, async (_input, { signal }) => {
+      await sleep(200);
+      return signal.aborted ? 'aborted' : 'waited';
+    });
+    const logger = memoryLogger();
+    await worker({ flows: [flow], logger });
+    const run = await pgflowSql(db.pool).startFlow(flow.slug, {});
+    expect(await waitUntil('the run to finish', runFinished(run.runId))).toBe('completed');
+    expect(await db.query(`select output from pgflow.runs where run_id = $1`, [run.runId])).toEqual([{ output: { wait: 'waited' } }]);
+    expect(logger.messages('warn')).toEqual([]);
+  });
+
   it('fails an attempt whose output is not JSON, saying what is wrong', async () => {
     const flow = new Flow({ slug: uniqueSlug('dated'), maxAttempts: 1 }).step({ slug: 'when' }, () => ({ at: new Date() }) as unknown as string);
     await worker({ flows: [flow] });
@@ -211,6 +225,58 @@ describe('worker', () => {
     expect(step?.error_message).toBe(
       'the output of step "when" is not JSON-serialisable: $.at is a Date, which would arrive as a string; return date.toISOString()',
     );
+  });
+
+  it('fails an attempt whose output holds a NUL character, naming the step (the map task) and the path; the retry goes on normally', async () => {
+    const attempts: Record<string, number> = {};
+    const flow = new Flow({ slug: uniqueSlug('nul_output'), maxAttempts: 2, baseDelay: 0 })
+      .array({ slug: 'text' }, (_input, { attempt }) => {
+        attempts.text = attempt;
+        return ['ok', attempt === 1 ? 'bin\u0000ary' : 'clean'];
+      })
+      .map({ slug: 'chars', array: 'text', maxAttempts: 1, retriesExhausted: 'skip' }, (_line, { taskIndex }) => (taskIndex === 1 ? { ['k\u0000']: 1 } : 'fine'));
+    await worker({ flows: [flow] });
+    const run = await pgflowSql(db.pool).startFlow(flow.slug, {});
+    expect(await waitUntil('the run to finish', runFinished(run.runId))).toBe('completed');
+    expect(attempts.text).toBe(2);
+    const tasks = await db.query<{ step_slug: string; task_index: number; status: string; attempts_count: number; error_message: string | null }>(
+      `select step_slug, task_index, status, attempts_count, error_message from pgflow.step_tasks
+       where run_id = $1 and (step_slug, task_index) <> ('chars', 0) order by step_slug, task_index`,
+      [run.runId],
+    );
+    // (Task 0 of the map may have been stopped by the skip before it completed.)
+    expect(tasks).toEqual([
+      {
+        step_slug: 'chars',
+        task_index: 1,
+        status: 'failed',
+        attempts_count: 1,
+        error_message: 'the output of task 1 of map step "chars" is not JSON-serialisable: $["k\\u0000"] has a NUL character (\\u0000) in its key, which PostgreSQL cannot store in jsonb',
+      },
+      {
+        step_slug: 'text',
+        task_index: 0,
+        status: 'completed',
+        attempts_count: 2,
+        // The last error is kept after the successful retry.
+        error_message: 'the output of step "text" is not JSON-serialisable: $[1] contains a NUL character (\\u0000), which PostgreSQL cannot store in jsonb',
+      },
+    ]);
+    expect(await db.query(`select output from pgflow.runs where run_id = $1`, [run.runId])).toEqual([{ output: {} }]);
+  });
+
+  it("records a handler's error message holding a NUL character with \\u0000 written out, instead of leaving the task to its timeout", async () => {
+    const flow = new Flow({ slug: uniqueSlug('nul_error'), maxAttempts: 1, timeout: 600 }).step({ slug: 'parse' }, () => {
+      throw new Error('unexpected byte \u0000 at offset 7');
+    });
+    const logger = memoryLogger();
+    await worker({ flows: [flow], logger });
+    const run = await pgflowSql(db.pool).startFlow(flow.slug, {});
+    expect(await waitUntil('the run to fail', runFinished(run.runId))).toBe('failed');
+    expect(await db.query(`select status, error_message from pgflow.step_tasks where run_id = $1`, [run.runId])).toEqual([
+      { status: 'failed', error_message: 'unexpected byte \\u0000 at offset 7' },
+    ]);
+    expect(logger.messages('error')).toEqual([]);
   });
 
   it('stores falsy outputs as they are, and nothing as null', async () => {

@@ -13,6 +13,9 @@
 -- decides what a task that failed its last attempt does: 'fail' the run (default), or 'skip' /
 -- 'skip-cascade' the step.
 --
+-- max_attempts counts every attempt, the first included; 0 means the same as 1 (one attempt, never
+-- retried), as for pgflow.create_flow.
+--
 -- Invariants: dependencies must already exist, so the steps always form a DAG; the flow row is locked
 -- so concurrent calls number steps without gaps or clashes; adding an existing step again is a no-op
 -- (options and conditions passed are updated), while changing its dependencies or its type is refused.

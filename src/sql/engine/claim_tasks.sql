@@ -4,10 +4,12 @@
 -- plus the attempt each start counts (attempts_count), so a worker needs no second query.
 --
 -- The read hides each message for its step's timeout + 2 s at once, so no second visibility update
--- is needed. Invariants: messages are claimed oldest first with FOR UPDATE SKIP LOCKED, so concurrent
--- callers never receive the same message; read_ct counts every delivery; otherwise those of
--- pgflow.start_tasks. A message whose task cannot start stays hidden for that time. A paused flow
--- (pgflow.pause_flow) claims nothing.
+-- is needed (computed in bigint: a timeout at the integer maximum does not overflow). Invariants:
+-- messages are claimed oldest first with FOR UPDATE SKIP LOCKED, so concurrent callers never receive
+-- the same message; read_ct counts every delivery; otherwise those of pgflow.start_tasks. A message
+-- whose task cannot start stays hidden for that time. A paused flow (pgflow.pause_flow) claims
+-- nothing. A qty below 1 (22023), or NULL for qty or worker_id (22004), is refused before anything is
+-- read: NULL qty would claim every visible message.
 create or replace function pgflow.claim_tasks(
   flow_slug text,
   worker_id uuid,
@@ -23,6 +25,18 @@ declare
   v_paused boolean;
   v_msg_ids bigint[];
 begin
+  if claim_tasks.qty is null then
+    raise exception 'qty must not be NULL' using errcode = '22004';
+  end if;
+  if claim_tasks.qty < 1 then
+    raise exception 'qty must be 1 or more, got %', claim_tasks.qty using errcode = '22023';
+  end if;
+  if claim_tasks.worker_id is null then
+    raise exception 'worker_id must not be NULL'
+      using errcode = '22004',
+            hint = 'Pass the worker''s id: any UUID, registered on first use (or with pgflow.register_worker).';
+  end if;
+
   select f.opt_timeout, f.paused_at is not null into v_timeout, v_paused from pgflow.flows f where f.flow_slug = claim_tasks.flow_slug;
   if not found then
     raise exception 'flow "%" does not exist', claim_tasks.flow_slug using errcode = '42704';
@@ -35,7 +49,7 @@ begin
   execute format(
     $sql$
       with claimed as (
-        select q.msg_id, coalesce(step.opt_timeout, $2) + 2 as hide_seconds
+        select q.msg_id, coalesce(step.opt_timeout, $2)::bigint + 2 as hide_seconds
         from pgmq.%1$I as q
         left join pgflow.steps step on step.flow_slug = $3 and step.step_slug = q.message ->> 'step_slug'
         where q.vt <= clock_timestamp()

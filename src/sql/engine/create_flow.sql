@@ -2,7 +2,8 @@
 -- options of an existing one, and makes sure its queue exists.
 --
 -- Options not passed keep their stored value (3 / 5 / 60 for a new flow); calling it again with the
--- same options changes nothing. The flow's queue is named after the flow, so the slug obeys the queue
+-- same options changes nothing. max_attempts counts every attempt, the first included: 0 is accepted,
+-- as by pgflow 0.8.1 (whose tables allow it), and means the same as 1 — one attempt, never retried. The flow's queue is named after the flow, so the slug obeys the queue
 -- name limit (47 characters), and two slugs that differ only in letter case are refused because queue
 -- tables are named in lower case.
 create or replace function pgflow.create_flow(

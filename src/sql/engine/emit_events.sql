@@ -5,7 +5,9 @@
 -- Each notification is {"event", "topic", "timestamp", "payload"}; the payload carries event_type and
 -- flow_slug besides the caller's fields. Payloads never include step outputs and error messages are
 -- cut to 1000 characters, so a notification stays well below pg_notify's 8000-byte limit. Listeners
--- receive events in commit order, and in call order within a transaction.
+-- receive events in commit order, and in call order within a transaction. The timestamp is the clock
+-- when the event is built, before its transaction commits, so it is not an ordering key: an event
+-- built earlier can commit (and arrive) later.
 create or replace function pgflow.emit_events(event_type text, flow_slugs text[], payloads jsonb[])
 returns void
 language plpgsql

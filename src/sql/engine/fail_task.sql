@@ -5,7 +5,8 @@
 -- calculate_retry_delay(base_delay, attempts_count - 1) seconds (base_delay, then doubling). The last
 -- allowed attempt fails the task, and then the whole run or, when the step's when_exhausted says so,
 -- only the step, which is skipped (see pgflow.handle_exhausted_task). Per-step options override the
--- flow's. A map step's tasks fail and retry one by one. Invariants: the run's row is locked first; a task that is not `started`, or
+-- flow's; max_attempts 0 counts as 1 (the attempt that failed was the only one). A map step's tasks
+-- fail and retry one by one. Invariants: the run's row is locked first; a task that is not `started`, or
 -- whose run has failed, is left alone and no row is returned; a task that does not exist is an error.
 create or replace function pgflow.fail_task(
   run_id uuid,
@@ -29,7 +30,7 @@ begin
     raise exception 'run % does not exist', fail_task.run_id using errcode = '42704';
   end if;
 
-  select coalesce(s.opt_max_attempts, f.opt_max_attempts), coalesce(s.opt_base_delay, f.opt_base_delay)
+  select greatest(coalesce(s.opt_max_attempts, f.opt_max_attempts), 1), coalesce(s.opt_base_delay, f.opt_base_delay)
   into v_max_attempts, v_base_delay
   from pgflow.steps s
   join pgflow.flows f on f.flow_slug = s.flow_slug

@@ -3,7 +3,9 @@
 --
 -- Invariants: works on the queue table layout shared by the pgmq extension and the built-in queue;
 -- read_ct is untouched; arrays of different lengths are an error; only a flow's queue is accepted,
--- since the function runs with its owner's rights (security definer).
+-- since the function runs with its owner's rights (security definer). A NULL offset is refused (22004,
+-- naming its position) before any message moves; a negative offset makes the message visible at once,
+-- as pgmq.set_vt does.
 create or replace function pgflow.set_vt_batch(
   queue_name text,
   msg_ids bigint[],
@@ -21,6 +23,8 @@ language plpgsql
 security definer
 set search_path = ''
 as $$
+declare
+  v_null_at integer;
 begin
   -- It runs with its owner's rights (so a worker role needs no rights on the queue tables): only the
   -- queues of pgflow's flows may be touched.
@@ -34,6 +38,11 @@ begin
     raise exception 'msg_ids length (%) must equal vt_offsets length (%)',
       cardinality(set_vt_batch.msg_ids), cardinality(set_vt_batch.vt_offsets)
       using errcode = '22023';
+  end if;
+  v_null_at := array_position(set_vt_batch.vt_offsets, null);
+  if v_null_at is not null then
+    raise exception 'vt_offsets[%] is NULL (for msg_id %)', v_null_at, set_vt_batch.msg_ids[v_null_at]
+      using errcode = '22004';
   end if;
   return query execute format(
     $sql$

@@ -14,6 +14,8 @@
 -- time (its row is locked with SKIP LOCKED, in the same pass that reads it); failing a silent task
 -- takes its run's row lock without waiting (SKIP LOCKED), so this never waits on a lock it could
 -- deadlock on.
+-- timeout + 2 is computed in bigint and a visibility offset is at most the integer maximum, so a
+-- timeout at the integer maximum overflows nothing.
 create or replace function pgflow.start_tasks_from_messages(
   flow_slug text,
   msg_ids bigint[],
@@ -55,10 +57,11 @@ begin
   -- silent ones that have no attempt left.
   with tasks as (
     select t.run_id, t.step_slug, t.task_index, t.status, t.attempts_count, s.step_type, s.deps_count,
-      coalesce(s.opt_max_attempts, v_flow.opt_max_attempts) as max_attempts,
+      -- max_attempts 0 means one attempt, as 1 does
+      greatest(coalesce(s.opt_max_attempts, v_flow.opt_max_attempts), 1) as max_attempts,
       coalesce(s.opt_timeout, v_flow.opt_timeout) as timeout,
       t.status = 'started'
-        and clock_timestamp() >= t.started_at + make_interval(secs => coalesce(s.opt_timeout, v_flow.opt_timeout) + 2)
+        and clock_timestamp() >= t.started_at + make_interval(secs => coalesce(s.opt_timeout, v_flow.opt_timeout)::bigint + 2)
         as silent
     from pgflow.step_tasks t
     join pgflow.steps s on s.flow_slug = t.flow_slug and s.step_slug = t.step_slug
@@ -137,7 +140,7 @@ begin
   )
   select array_agg(started.task order by (started.task).msg_id),
     array_agg((started.task).msg_id),
-    array_agg(started.timeout + 2),
+    array_agg(least(started.timeout::bigint + 2, 2147483647)::integer),
     array_agg((started.task).step_slug) filter (where (started.task).attempts_count = 1),
     array_agg((started.task).run_id) filter (where (started.task).attempts_count = 1),
     (
@@ -156,7 +159,7 @@ begin
     perform 1 from pgflow.runs r where r.run_id = (v_task ->> 'run_id')::uuid and r.status = 'started' for update skip locked;
     continue when not found;
     v_error := format('timed out: attempt %s of %s did not finish within %s s (timeout + 2 s)',
-      v_task ->> 'attempts', v_task ->> 'max_attempts', (v_task ->> 'timeout')::integer + 2);
+      v_task ->> 'attempts', v_task ->> 'max_attempts', (v_task ->> 'timeout')::bigint + 2);
     update pgflow.step_tasks t
     set status = 'failed', failed_at = clock_timestamp(), error_message = v_error
     where t.run_id = (v_task ->> 'run_id')::uuid
@@ -178,9 +181,9 @@ begin
       perform pgflow.set_vt_batch(
         start_tasks_from_messages.flow_slug,
         array_agg(t.message_id),
-        array_agg(greatest(1, ceil(extract(epoch from
-          t.started_at + make_interval(secs => coalesce(s.opt_timeout, v_flow.opt_timeout) + 2) - clock_timestamp()
-        )))::integer)
+        array_agg(least(greatest(1, ceil(extract(epoch from
+          t.started_at + make_interval(secs => coalesce(s.opt_timeout, v_flow.opt_timeout)::bigint + 2) - clock_timestamp()
+        ))), 2147483647)::integer)
       )
       from pgflow.step_tasks t
       join pgflow.steps s on s.flow_slug = t.flow_slug and s.step_slug = t.step_slug

@@ -4,7 +4,8 @@
 --
 -- Invariants: the move is one statement (DELETE ... RETURNING feeding INSERT), so a message is
 -- never in both tables or in neither; msg_id, read_ct, enqueued_at, vt, message and headers are
--- kept; archived_at is the transaction time.
+-- kept; archived_at is the transaction time. An unknown queue fails with 42P01 (see
+-- pgmq._queue_table).
 create or replace function pgmq.archive(queue_name text, msg_id bigint)
 returns boolean
 language plpgsql
@@ -22,7 +23,7 @@ begin
      insert into pgmq.%I (msg_id, read_ct, enqueued_at, vt, message, headers)
      select msg_id, read_ct, enqueued_at, vt, message, headers from moved
      returning msg_id',
-    pgmq.format_table_name(queue_name, 'q'),
+    pgmq._queue_table(queue_name),
     pgmq.format_table_name(queue_name, 'a')
   )
   into archived
@@ -46,7 +47,7 @@ begin
      insert into pgmq.%I (msg_id, read_ct, enqueued_at, vt, message, headers)
      select msg_id, read_ct, enqueued_at, vt, message, headers from moved
      returning msg_id',
-    pgmq.format_table_name(queue_name, 'q'),
+    pgmq._queue_table(queue_name),
     pgmq.format_table_name(queue_name, 'a')
   )
   using msg_ids;

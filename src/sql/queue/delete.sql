@@ -3,7 +3,7 @@
 -- (missing ids are left out, no error).
 --
 -- Invariants: only the queue table is touched (nothing is archived); a missing id is never an
--- error. One DELETE per call.
+-- error; an unknown queue is one: 42P01 (see pgmq._queue_table). One DELETE per call.
 create or replace function pgmq.delete(queue_name text, msg_id bigint)
 returns boolean
 language plpgsql
@@ -14,7 +14,7 @@ declare
 begin
   execute format(
     'delete from pgmq.%I where msg_id = $1 returning msg_id',
-    pgmq.format_table_name(queue_name, 'q')
+    pgmq._queue_table(queue_name)
   )
   into deleted
   using msg_id;
@@ -30,7 +30,7 @@ as $$
 begin
   return query execute format(
     'delete from pgmq.%I where msg_id = any($1) returning msg_id',
-    pgmq.format_table_name(queue_name, 'q')
+    pgmq._queue_table(queue_name)
   )
   using msg_ids;
 end;

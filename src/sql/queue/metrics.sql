@@ -4,14 +4,14 @@
 --
 -- Invariants: read-only, one query over the queue table and its identity sequence
 -- pgmq.q_<name>_msg_id_seq; every time is the transaction time now(); queue_name is echoed as
--- given.
+-- given. An unknown queue fails with 42P01 (see pgmq._queue_table).
 create or replace function pgmq.metrics(queue_name text)
 returns pgmq.metrics_result
 language plpgsql
 set search_path = ''
 as $$
 declare
-  queue_table text := pgmq.format_table_name(queue_name, 'q');
+  queue_table text := pgmq._queue_table(queue_name);
   result pgmq.metrics_result;
 begin
   execute format(

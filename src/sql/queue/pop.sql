@@ -2,7 +2,8 @@
 -- returns it (0 or 1 row).
 --
 -- Invariants: the row is claimed with FOR UPDATE SKIP LOCKED, so two concurrent pops never get
--- the same message; read_ct is not incremented and nothing is archived.
+-- the same message; read_ct is not incremented and nothing is archived. An unknown queue fails
+-- with 42P01 (see pgmq._queue_table).
 create or replace function pgmq.pop(queue_name text)
 returns setof pgmq.message_record
 language plpgsql
@@ -22,7 +23,7 @@ begin
      using claimed
      where q.msg_id = claimed.msg_id
      returning q.msg_id, q.read_ct, q.enqueued_at, q.vt, q.message, q.headers',
-    pgmq.format_table_name(queue_name, 'q')
+    pgmq._queue_table(queue_name)
   );
 end;
 $$;

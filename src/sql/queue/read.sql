@@ -5,6 +5,10 @@
 -- Invariants: rows are claimed with FOR UPDATE SKIP LOCKED, so concurrent readers never receive
 -- the same visible message; each delivery sets vt = clock_timestamp() + vt seconds and
 -- increments read_ct; the returned rows carry the new vt and read_ct, ordered by msg_id.
+-- Refused before anything is read (SQLSTATE 22023, 22004 for NULL): a negative or NULL vt (the
+-- pgmq extension would hand the messages out already visible again, or fail on the NOT NULL vt
+-- column), a negative or NULL qty (NULL would mean no limit); an unknown queue fails with 42P01
+-- (see pgmq._queue_table). qty 0 reads nothing, as in pgmq.
 create or replace function pgmq.read(
   queue_name text,
   vt integer,
@@ -16,8 +20,23 @@ language plpgsql
 set search_path = ''
 as $$
 declare
-  queue_table text := pgmq.format_table_name(queue_name, 'q');
+  queue_table text;
 begin
+  if vt is null then
+    raise exception 'vt must not be NULL' using errcode = '22004';
+  end if;
+  if vt < 0 then
+    raise exception 'vt must be 0 or more seconds, got %', vt
+      using errcode = '22023',
+            hint = 'vt is how long the messages read stay hidden from other readers; 0 leaves them visible.';
+  end if;
+  if qty is null then
+    raise exception 'qty must not be NULL' using errcode = '22004';
+  end if;
+  if qty < 0 then
+    raise exception 'qty must be 0 or more, got %', qty using errcode = '22023';
+  end if;
+  queue_table := pgmq._queue_table(queue_name);
   return query execute format(
     'with claimed as (
        select q.msg_id

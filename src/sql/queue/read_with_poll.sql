@@ -5,7 +5,10 @@
 -- Invariants: same claiming as pgmq.read (FOR UPDATE SKIP LOCKED, vt pushed forward, read_ct
 -- incremented); each attempt runs in a fresh snapshot, so messages committed by other sessions
 -- while polling are seen; the deadline is checked before every attempt, so
--- max_poll_seconds <= 0 returns nothing without reading.
+-- max_poll_seconds <= 0 returns nothing without reading. The arguments are checked once, before the
+-- first attempt: vt and qty as in pgmq.read, the queue must exist (42P01), max_poll_seconds must not
+-- be NULL and poll_interval_ms must be 0 or more (22004 for NULL, 22023 otherwise), since either
+-- would otherwise poll without end or without pause.
 create or replace function pgmq.read_with_poll(
   queue_name text,
   vt integer,
@@ -19,8 +22,33 @@ language plpgsql
 set search_path = ''
 as $$
 declare
-  stop_at timestamp with time zone := clock_timestamp() + make_interval(secs => max_poll_seconds);
+  stop_at timestamp with time zone;
 begin
+  if vt is null then
+    raise exception 'vt must not be NULL' using errcode = '22004';
+  end if;
+  if vt < 0 then
+    raise exception 'vt must be 0 or more seconds, got %', vt
+      using errcode = '22023',
+            hint = 'vt is how long the messages read stay hidden from other readers; 0 leaves them visible.';
+  end if;
+  if qty is null then
+    raise exception 'qty must not be NULL' using errcode = '22004';
+  end if;
+  if qty < 0 then
+    raise exception 'qty must be 0 or more, got %', qty using errcode = '22023';
+  end if;
+  if max_poll_seconds is null then
+    raise exception 'max_poll_seconds must not be NULL' using errcode = '22004';
+  end if;
+  if poll_interval_ms is null then
+    raise exception 'poll_interval_ms must not be NULL' using errcode = '22004';
+  end if;
+  if poll_interval_ms < 0 then
+    raise exception 'poll_interval_ms must be 0 or more, got %', poll_interval_ms using errcode = '22023';
+  end if;
+  perform pgmq._queue_table(queue_name);
+  stop_at := clock_timestamp() + make_interval(secs => max_poll_seconds);
   loop
     if clock_timestamp() >= stop_at then
       return;

@@ -4,7 +4,8 @@
 -- others turn their arguments into its (headers NULL, vt = clock_timestamp() [+ delay]).
 --
 -- Invariants: the message becomes visible at vt; read_ct starts at 0; enqueued_at is the
--- transaction time; the queue table is named after the queue (lower case).
+-- transaction time; the queue table is named after the queue (lower case). An unknown queue fails
+-- with 42P01 (see pgmq._queue_table) and a NULL delay with 22004, whatever the overload.
 create or replace function pgmq.send(
   queue_name text,
   msg jsonb,
@@ -16,9 +17,12 @@ language plpgsql
 set search_path = ''
 as $$
 begin
+  if delay is null then
+    raise exception 'delay must not be NULL' using errcode = '22004';
+  end if;
   return query execute format(
     'insert into pgmq.%I (vt, message, headers) values ($1, $2, $3) returning msg_id',
-    pgmq.format_table_name(queue_name, 'q')
+    pgmq._queue_table(queue_name)
   )
   using delay, msg, headers;
 end;

@@ -5,7 +5,8 @@
 -- Invariants: all messages of a batch share one vt; msg_ids ascend in input order and come back
 -- in that order (pgflow matches them to its inputs by position); msgs[i] gets headers[i], and
 -- the shorter array is padded with NULLs (NULL headers -> every message has NULL headers).
--- One INSERT per call.
+-- One INSERT per call. An unknown queue fails with 42P01 (see pgmq._queue_table) and a NULL delay
+-- with 22004, whatever the overload.
 create or replace function pgmq.send_batch(
   queue_name text,
   msgs jsonb[],
@@ -17,13 +18,16 @@ language plpgsql
 set search_path = ''
 as $$
 begin
+  if delay is null then
+    raise exception 'delay must not be NULL' using errcode = '22004';
+  end if;
   return query execute format(
     'insert into pgmq.%I (vt, message, headers)
      select $1, batch.message, batch.headers
      from unnest($2, $3) with ordinality as batch(message, headers, position)
      order by batch.position
      returning msg_id',
-    pgmq.format_table_name(queue_name, 'q')
+    pgmq._queue_table(queue_name)
   )
   using delay, msgs, headers;
 end;
