@@ -6,6 +6,7 @@ export * from './core/types.js';
 export * from './flow/index.js';
 export * from './worker/index.js';
 export * from './client/index.js';
+export * from './scheduler/index.js';
 export { toExecutor, type PgflowConnection, type SqlExecutor } from './core/connection.js';
 export { PgflowSql, pgflowSql, type FlowOptions, type StepOptions, type TaskCompletion, type TaskFailure } from './core/sql-api.js';
 export { migrationsFolder, MIGRATIONS_SCHEMA, MIGRATIONS_TABLE } from './migrations/index.js';

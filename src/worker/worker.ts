@@ -56,6 +56,7 @@ import { DEFAULT_FLOW_OPTIONS, ensureFlow } from '../flow/ensure.js';
 import { Flow, type AnyFlow, type StepDefinition } from '../flow/flow.js';
 import { assertJsonSerialisable } from '../flow/json.js';
 import { childLogger, consoleLogger, type Logger } from '../flow/logger.js';
+import { startScheduler, type SchedulerHandle } from '../scheduler/scheduler.js';
 import { workerIdsFor } from './ids.js';
 import { TaskReporter, type TaskRef } from './reporter.js';
 
@@ -93,6 +94,13 @@ export interface WorkerOptions {
   ensureFlows?: boolean | 'recreate';
   /** Check the installed schema version at start (default true). */
   checkSchema?: boolean;
+  /**
+   * Also fire the ticks of the schedules of this worker's flows (pgflow.schedules), exactly once
+   * across all workers and schedulers (default false). `{ catchUp, refreshInterval }` as for
+   * startScheduler: at most `catchUp` missed ticks per schedule after downtime (default 1), and the
+   * schedules table is read again at least every `refreshInterval` ms (default 15 000).
+   */
+  schedules?: boolean | { catchUp?: number; refreshInterval?: number };
 }
 
 export interface WorkerStats {
@@ -199,6 +207,7 @@ class Worker {
   private wakeUp: (() => void) | undefined;
   private lastPoll = 0;
   private heartbeat: NodeJS.Timeout | undefined;
+  private scheduler: SchedulerHandle | undefined;
   private loop: Promise<void> | undefined;
   private stopped: Promise<void> | undefined;
   private resolveDone!: () => void;
@@ -218,6 +227,10 @@ class Worker {
     this.pollInterval = positiveInteger(options.pollInterval, 'pollInterval', 1_000);
     this.heartbeatInterval = positiveInteger(options.heartbeatInterval, 'heartbeatInterval', 5_000);
     this.gracePeriod = positiveInteger(options.gracePeriod, 'gracePeriod', 30_000, 0);
+    if (typeof options.schedules === 'object' && options.schedules !== null) {
+      positiveInteger(options.schedules.catchUp, 'schedules.catchUp', 1);
+      positiveInteger(options.schedules.refreshInterval, 'schedules.refreshInterval', 1);
+    }
     this.logger = options.logger ?? consoleLogger();
 
     if (options.pool) {
@@ -314,6 +327,11 @@ class Worker {
     this.heartbeat = setInterval(() => void this.beat(), this.heartbeatInterval);
     this.heartbeat.unref();
     this.loop = this.claimLoop();
+    const schedules = this.options.schedules;
+    if (schedules) {
+      const settings = schedules === true ? {} : schedules;
+      this.scheduler = await startScheduler({ pool: this.pool, flows: this.flows.map((state) => state.flow), logger: this.logger, ...settings });
+    }
     this.logger.info('worker started', {
       flows: this.flows.map((state) => state.flow.slug),
       workerIds: this.workerIds,
@@ -580,6 +598,7 @@ class Worker {
     this.wake();
     this.logger.info('worker stopping', { running: this.running.size, gracePeriodMs: this.gracePeriod });
     try {
+      await this.scheduler?.stop();
       await this.loop;
       if (this.running.size > 0) await waitAtMost(this.allSettled(), this.gracePeriod, this.forced.signal);
       if (this.running.size > 0) {

@@ -79,7 +79,7 @@ describe('cancelling a run', () => {
 
   it('aborts only the cancelled run’s handlers; the other run completes once', async () => {
     const slug = uniqueSlug('cancel_one');
-    const running = new Map<number, ReturnType<typeof deferred>>();
+    const running = new Map<number, { promise: Promise<void>; resolve: (value: void) => void }>();
     const release = deferred();
     const calls: number[] = [];
     const flow = new Flow<{ n: number }>({ slug, timeout: 120 }).step({ slug: 'work' }, async ({ run }, { signal }) => {
