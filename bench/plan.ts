@@ -62,7 +62,8 @@ async function prepareCeilings(config: BenchConfig, databases: Databases, ceilin
 
 function describeCase(c: CaseResult): string {
   const verdict = c.ok ? 'verified' : `VERIFICATION FAILED: ${c.problems.join('; ')}`;
-  return `  ${c.scenario}/${c.protocol}/${c.tables}: start_flow ${Math.round(c.startFlowPerSecond)}/s, ${Math.round(c.stepsPerSecond)} steps/s, ${Math.round(c.runsPerSecond)} runs/s — ${verdict}`;
+  const prune = c.prune ? `; prune deleted ${c.prune.runs} runs (${Math.round(c.prune.runsPerSecond)}/s)${c.prune.exhausted ? ', all the history' : ''}` : '';
+  return `  ${c.scenario}/${c.protocol}/${c.tables}: start_flow ${Math.round(c.startFlowPerSecond)}/s, ${Math.round(c.stepsPerSecond)} steps/s, ${Math.round(c.runsPerSecond)} runs/s${prune} — ${verdict}`;
 }
 
 export async function runBenchmark(config: BenchConfig, log: Log): Promise<boolean> {
@@ -123,6 +124,11 @@ export async function runBenchmark(config: BenchConfig, log: Log): Promise<boole
           const withHistory = await measureCase(databases.url(historyDb), scenario, protocol, 'history', config);
           cases.push(withHistory);
           log(describeCase(withHistory));
+          if (config.pruneDuring) {
+            const pruning = await measureCase(databases.url(historyDb), scenario, protocol, 'history+prune', config);
+            cases.push(pruning);
+            log(describeCase(pruning));
+          }
         }
       }
     }
