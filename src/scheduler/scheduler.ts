@@ -85,7 +85,7 @@ export interface SchedulerHandle {
   readonly done: Promise<void>;
   /** Stops after the pass in progress, if any. */
   stop(): Promise<void>;
-  /** Runs a pass now (after the one in progress) and resolves with the ticks it fired. */
+  /** Runs a pass now (after the one in progress) and resolves with the ticks it fired; rejects once the scheduler is stopped. */
   fireDue(): Promise<FiredTick[]>;
   stats(): SchedulerStats;
 }
@@ -156,7 +156,7 @@ class Scheduler {
     return {
       done: this.done,
       stop: () => this.stop(),
-      fireDue: () => this.serialised().then((result) => result.fired),
+      fireDue: () => (this.stopping.signal.aborted ? Promise.reject(new Error('the scheduler is stopped')) : this.serialised().then((result) => result.fired)),
       stats: () => ({ ...this.counters, problems: this.problems() }),
     };
   }

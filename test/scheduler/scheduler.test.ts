@@ -232,10 +232,14 @@ describe('a schedule the scheduler cannot read', () => {
     expect(logger.messages('info')).toContain(`schedule "bad_cron" of flow "${flow}" can be read again: * * * * * (UTC)`);
   });
 
-  it('refuses bad options', async () => {
+  it('refuses bad options, and passes once stopped', async () => {
     await expect(startScheduler({ connectionString: db.url, catchUp: 0 })).rejects.toThrow('startScheduler: catchUp must be a whole number of at least 1 (got 0)');
     await expect(startScheduler({ connectionString: db.url, refreshInterval: 1.5 })).rejects.toThrow(/refreshInterval must be a whole number/);
     await expect(startScheduler({})).rejects.toThrow('startScheduler: pass connectionString or pool');
+    const stopped = await startScheduler({ connectionString: db.url, logger: memoryLogger(), flows: ['none_such'] });
+    await stopped.stop();
+    await stopped.done;
+    await expect(stopped.fireDue()).rejects.toThrow('the scheduler is stopped');
   });
 });
 
