@@ -62,6 +62,10 @@ export interface BenchConfig {
   keepDatabases: boolean;
   /** Also measure pgflow 0.8.1 itself (per-task protocol, empty tables) on the same server. */
   upstream: boolean;
+  /** Measure each history case again while pgflow.prune_batch deletes the history's runs on its own connection. */
+  pruneDuring: boolean;
+  /** Runs per prune_batch call for --prune-during. */
+  pruneBatch: number;
   quick: boolean;
 }
 
@@ -84,6 +88,8 @@ export const DEFAULTS: Omit<BenchConfig, 'pgbench'> = {
   jsonFile: null,
   keepDatabases: false,
   upstream: false,
+  pruneDuring: false,
+  pruneBatch: 1000,
   quick: false,
 };
 

@@ -10,9 +10,11 @@ import { readProfile, resetProfile, sampleWaits, type StatementProfile, type Wai
 import { runInput, runsFor, tasksPerMeasuredRun, type Scenario } from './scenarios.js';
 import { startRuns } from './start-runs.js';
 import { verifyCase, type Latency } from './verify.js';
+import { startPruneLoop, type PruneDuringResult } from './prune-during.js';
 import { drain, registerWorkers } from './worker-loop.js';
 
-export type TablesState = 'empty' | 'history';
+/** `history+prune`: the history tables while pgflow.prune_batch deletes the history's runs (--prune-during). */
+export type TablesState = 'empty' | 'history' | 'history+prune';
 
 export interface CaseResult {
   scenario: Scenario['name'];
@@ -37,6 +39,8 @@ export interface CaseResult {
   profile?: StatementProfile[];
   /** --profile: what the worker backends were doing during the drain (share of samples). */
   waits?: WaitShare[];
+  /** --prune-during: what the prune loop deleted while the workers drained. */
+  prune?: PruneDuringResult;
 }
 
 /** CHECKPOINT before each measurement so that none starts in the middle of one; skipped without the privilege. */
@@ -66,6 +70,8 @@ export async function measureCase(url: string, scenario: Scenario, protocol: Pro
     const drainStartedAt = (await control.query<{ now: string }>('select clock_timestamp()::text as now')).rows[0]?.now ?? '';
     const sampler = config.profile ? await openSampler(url) : undefined;
     const sampling = sampler ? sampleWaits(sampler) : undefined;
+    const pruning = tables === 'history+prune' ? await startPruneLoop(url, config.pruneBatch) : undefined;
+    let prune: PruneDuringResult | undefined;
     const drained = await drain(clients, workerIds, {
       flowSlug: scenario.flowSlug,
       protocol,
@@ -73,6 +79,9 @@ export async function measureCase(url: string, scenario: Scenario, protocol: Pro
       expectedTasks,
       idleMs: config.idleMs,
       timeoutSeconds: config.timeoutSeconds,
+    }).finally(async () => {
+      // The prune stops when the drain ends (a failed drain stops it too).
+      prune = await pruning?.stop();
     });
     const waits = await sampling?.stop();
     await sampler?.end();
@@ -100,6 +109,7 @@ export async function measureCase(url: string, scenario: Scenario, protocol: Pro
       problems: verification.problems,
       ...(profile ? { profile } : {}),
       ...(waits ? { waits } : {}),
+      ...(prune ? { prune } : {}),
     };
   } finally {
     await closeClients(clients);

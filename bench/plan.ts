@@ -1,8 +1,10 @@
 /**
  * The order of the benchmark: server → template with pgflow installed →
  * ceilings → (history fill) → each scenario × protocol in a fresh copy of the
- * template (and again with history) → ceilings again → report. Cleans up the
- * server and databases on the way out, also on Ctrl-C.
+ * template (and again with history, and with --prune-during once more in a
+ * fresh copy of the full history while a prune deletes it) → ceilings again
+ * → report. Cleans up the server and databases on the way out, also on
+ * Ctrl-C.
  */
 import { randomBytes } from 'node:crypto';
 import { initPgbench, measurePgbench, measureUpdateLoop, pgbenchVersion, prepareUpdateLoop } from './ceiling.js';
@@ -62,7 +64,8 @@ async function prepareCeilings(config: BenchConfig, databases: Databases, ceilin
 
 function describeCase(c: CaseResult): string {
   const verdict = c.ok ? 'verified' : `VERIFICATION FAILED: ${c.problems.join('; ')}`;
-  return `  ${c.scenario}/${c.protocol}/${c.tables}: start_flow ${Math.round(c.startFlowPerSecond)}/s, ${Math.round(c.stepsPerSecond)} steps/s, ${Math.round(c.runsPerSecond)} runs/s — ${verdict}`;
+  const prune = c.prune ? `; prune deleted ${c.prune.runs} runs (${Math.round(c.prune.runsPerSecond)}/s)${c.prune.exhausted ? ', all the history' : ''}` : '';
+  return `  ${c.scenario}/${c.protocol}/${c.tables}: start_flow ${Math.round(c.startFlowPerSecond)}/s, ${Math.round(c.stepsPerSecond)} steps/s, ${Math.round(c.runsPerSecond)} runs/s${prune} — ${verdict}`;
 }
 
 export async function runBenchmark(config: BenchConfig, log: Log): Promise<boolean> {
@@ -103,11 +106,14 @@ export async function runBenchmark(config: BenchConfig, log: Log): Promise<boole
 
     let history: BenchReport['history'];
     let historyDb: string | undefined;
+    let pristineHistory: string | undefined;
     if (config.history > 0) {
       log(`Filling a copy of the template with ${config.history} finished runs`);
       historyDb = await databases.create('history', template);
       history = await withClient(databases.url(historyDb), (client) => fillHistory(client, scenarios, config.history, log));
       log(`  done in ${history.seconds.toFixed(1)} s, database ${(history.databaseBytes / 1024 ** 2).toFixed(0)} MB (vacuumed and analyzed)`);
+      // --prune-during: each prune measurement gets a fresh copy of the full history, so one prune cannot leave the next nothing to delete.
+      if (config.pruneDuring) pristineHistory = await databases.create('history_pristine', historyDb);
     }
 
     const cases: CaseResult[] = [];
@@ -123,6 +129,13 @@ export async function runBenchmark(config: BenchConfig, log: Log): Promise<boole
           const withHistory = await measureCase(databases.url(historyDb), scenario, protocol, 'history', config);
           cases.push(withHistory);
           log(describeCase(withHistory));
+          if (pristineHistory) {
+            const copy = await databases.create(`${scenario.name}_${protocol.replace('-', '_')}_prune`, pristineHistory);
+            const pruning = await measureCase(databases.url(copy), scenario, protocol, 'history+prune', config);
+            await databases.drop(copy);
+            cases.push(pruning);
+            log(describeCase(pruning));
+          }
         }
       }
     }

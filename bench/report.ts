@@ -188,6 +188,19 @@ export function formatSummary(report: BenchReport): string {
       if (empty) lines.push(`    ${c.scenario.padEnd(7)} ${c.protocol.padEnd(8)} ${fixed(c.stepsPerSecond / empty.stepsPerSecond, 2)}  (${int(empty.stepsPerSecond)} → ${int(c.stepsPerSecond)} steps/s)`);
     }
   }
+  const pruned = cases.filter((k) => k.tables === 'history+prune' && k.prune);
+  if (pruned.length > 0) {
+    lines.push('  while pgflow.prune_batch deletes the history on its own connection (steps/s with the prune ÷ without; 1.00 = unchanged):');
+    for (const c of pruned) {
+      const without = find(cases, c.scenario, c.protocol, 'history');
+      const prune = c.prune!;
+      lines.push(
+        `    ${c.scenario.padEnd(7)} ${c.protocol.padEnd(8)} ${without ? fixed(c.stepsPerSecond / without.stepsPerSecond, 2) : '-'}  (${without ? int(without.stepsPerSecond) : '-'} → ${int(c.stepsPerSecond)} steps/s); ` +
+          `prune: ${int(prune.runs)} runs (${int(prune.tasks)} tasks) in ${fixed(prune.seconds, 2)} s = ${int(prune.runsPerSecond)} runs/s, batches of ${int(prune.batchSize)}` +
+          (prune.exhausted ? ' (ran out of history before the drain ended)' : ''),
+      );
+    }
+  }
   return lines.join('\n');
 }
 
@@ -248,7 +261,8 @@ export function formatHeader(report: Pick<BenchReport, 'server' | 'facts' | 'pgf
     `  ${config.protocols.map((protocol) => { const { workers, batchSize } = settingsFor(config, protocol); return `${protocol}: W=${workers} connections, batch ${batchSize}`; }).join('; ')}`,
     `  R=${config.runs ?? config.scenarios.map((name) => `${SCENARIOS[name].defaultRuns} (${name})`).join(' / ')} runs per measurement, ` +
       `scenarios ${config.scenarios.join(',')}, protocols ${config.protocols.join(',')}` +
-      (config.history > 0 ? `, history ${config.history} runs` : ''),
+      (config.history > 0 ? `, history ${config.history} runs` : '') +
+      (config.pruneDuring ? `, prune during history drains (batches of ${config.pruneBatch})` : ''),
   ].join('\n');
 }
 

@@ -41,6 +41,8 @@ const program = new Command('bench')
   .option('--json <file>', 'also write every figure to a JSON file')
   .option('--keep-databases', 'keep the benchmark databases (DATABASE_URL; the embedded server is always removed)')
   .option('--upstream', 'also measure pgflow 0.8.1 itself (from @pgflow/core, per-task protocol) on the same server')
+  .option('--prune-during', 'with --with-history: measure each history case again while pgflow.prune_batch deletes the history on its own connection')
+  .option('--prune-batch <n>', 'runs per prune_batch call for --prune-during', (v) => parseCount(v, '--prune-batch'), DEFAULTS.pruneBatch)
   .option('--quick', `small and fast, for CI: R=${QUICK.runs}, history ${QUICK.history}, ${QUICK.ceilingSeconds} s ceilings, pgbench scale ${QUICK.pgbenchScale}`)
   .showHelpAfterError();
 
@@ -64,6 +66,8 @@ interface CliOptions {
   json?: string;
   keepDatabases?: boolean;
   upstream?: boolean;
+  pruneDuring?: boolean;
+  pruneBatch: number;
   quick?: boolean;
 }
 
@@ -94,6 +98,8 @@ function toConfig(cli: CliOptions): BenchConfig {
     jsonFile: cli.json ?? null,
     keepDatabases: cli.keepDatabases === true,
     upstream: cli.upstream === true,
+    pruneDuring: cli.pruneDuring === true,
+    pruneBatch: cli.pruneBatch,
     quick,
   };
 }
@@ -101,6 +107,7 @@ function toConfig(cli: CliOptions): BenchConfig {
 let exitCode = 0;
 program.action(async (cli: CliOptions) => {
   const config = toConfig(cli);
+  if (config.pruneDuring && config.history === 0) program.error('--prune-during needs history to prune: add --with-history <runs>');
   const ok = await runBenchmark(config, (line) => console.log(line));
   if (!ok) exitCode = 1;
 });

@@ -9,9 +9,18 @@ export interface CliCommand {
   register(program: Command): void;
 }
 
-/** A mistake the user can fix; printed as one line. */
+/** The exit code of a command that found nothing to do (a finished run to cancel, a paused flow to pause). */
+export const NOTHING_TO_DO = 2;
+
+/** A mistake the user can fix, or nothing to do; printed as one line. Exits with `exitCode` (default 1). */
 export class CliError extends Error {
   override name = 'CliError';
+  readonly exitCode: number;
+
+  constructor(message: string, options: { exitCode?: number } = {}) {
+    super(message);
+    this.exitCode = options.exitCode ?? 1;
+  }
 }
 
 /** `--database-url`, defaulting to `DATABASE_URL`. */

@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { packageVersion } from '../migrations/index.js';
+import { CliError } from './command.js';
 import { commands } from './commands/index.js';
 
 export function createProgram(): Command {
@@ -31,9 +32,9 @@ export async function runCli(argv: readonly string[]): Promise<number> {
     const message = error instanceof Error ? error.message : String(error);
     if (error instanceof Error && USER_ERRORS.has(error.name)) {
       console.error(`pgflow-orm: ${message}`);
-    } else {
-      console.error(error);
+      return error instanceof CliError ? error.exitCode : 1;
     }
+    console.error(error);
     return 1;
   }
 }

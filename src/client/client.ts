@@ -9,15 +9,20 @@
  * Waiting is driven by LISTEN/NOTIFY on one dedicated connection per client
  * (no polling loop): a waiter checks the run, LISTENs on the flow's channel,
  * checks again (closing the gap between the two), and re-reads the run on
- * each run:completed / run:failed event for it — and after every reconnection,
- * so a notification lost while the connection was down cannot strand it.
+ * each run:completed / run:failed / run:cancelled event for it — and after
+ * every reconnection, so a notification lost while the connection was down
+ * cannot strand it.
+ *
+ * The client also operates runs and flows: cancelRun, retryRun, pauseFlow,
+ * resumeFlow (see ./control.ts).
  */
 import pg from 'pg';
 import { describeValue, isUuid, PgflowArgumentError } from '../core/arguments.js';
 import { toExecutor, type SqlExecutor } from '../core/connection.js';
-import type { Json } from '../core/types.js';
+import type { FlowRecord, Json } from '../core/types.js';
 import type { AnyFlow, FlowInput, FlowOutput } from '../flow/flow.js';
 import { silentLogger, type Logger } from '../flow/logger.js';
+import { cancelRun, pauseFlow, resumeFlow, retryRun } from './control.js';
 import { EVENTS_CHANNEL, parseEvent, type PgflowEvent } from './events.js';
 import { NotificationListener, type ConnectionSource } from './listener.js';
 import { backoffDelay, errorMessage, isConnectionError, sleep } from './retry.js';
@@ -31,7 +36,11 @@ import {
   type RunId,
   type RunOutcome,
   type StartFlowOptions,
+  type TypedRun,
 } from './runs.js';
+
+/** The events after which a waiter reads its run again. */
+const FINISHING_EVENTS: ReadonlySet<PgflowEvent['type']> = new Set(['run:completed', 'run:failed', 'run:cancelled']);
 
 export interface ClientOptions {
   /** Connect with this URL (the client owns its pool and closes it). */
@@ -128,9 +137,38 @@ export class PgflowClient {
     this.logger.warn('an idle database connection failed', { error: error.message });
   };
 
-  /** Starts a run of `flow`; the input is typed by the flow. */
+  /**
+   * Starts a run of `flow`; the input is typed by the flow. With `{ idempotencyKey }`, a second
+   * start with the same key returns the first run and creates nothing.
+   */
   startFlow<F extends AnyFlow>(flow: F, input: FlowInput<F>, options?: StartFlowOptions): Promise<FlowRun<F>> {
     return startFlow(this.pool, flow, input, options);
+  }
+
+  /**
+   * Cancels a started run (its handlers running in workers are aborted). Resolves with the
+   * cancelled run, or null when it had already finished (nothing to do); RunNotFoundError for an unknown run.
+   */
+  cancelRun<TOutput = Json, TInput = Json>(runId: RunId<TOutput, TInput>, reason?: string): Promise<TypedRun<TOutput, TInput> | null> {
+    return cancelRun(this.pool, runId, reason);
+  }
+
+  /**
+   * Starts a failed or cancelled run again from where it stopped. Resolves with the run, `started`
+   * again, or null when it was neither failed nor cancelled (nothing to do); RunNotFoundError for an unknown run.
+   */
+  retryRun<TOutput = Json, TInput = Json>(runId: RunId<TOutput, TInput>): Promise<TypedRun<TOutput, TInput> | null> {
+    return retryRun(this.pool, runId);
+  }
+
+  /** Pauses a flow: workers start none of its tasks until resumeFlow. Resolves with the flow (`pausedAt` set); FlowNotFoundError for an unknown flow. */
+  pauseFlow(flow: AnyFlow | string): Promise<FlowRecord> {
+    return pauseFlow(this.pool, flow);
+  }
+
+  /** Resumes a paused flow. Resolves with the flow (`pausedAt` null); FlowNotFoundError for an unknown flow. */
+  resumeFlow(flow: AnyFlow | string): Promise<FlowRecord> {
+    return resumeFlow(this.pool, flow);
   }
 
   /** Starts a run and waits for its output (rejects with RunFailedError when it fails). */
@@ -147,6 +185,7 @@ export class PgflowClient {
   /**
    * Resolves with the run's output once it completes; rejects with a
    * RunFailedError (the failing step's error message) when it fails, a
+   * RunCancelledError (with the reason) when it is cancelled, a
    * RunNotFoundError for an unknown id, a RunWaitTimeoutError after
    * `timeout` ms, or the signal's reason when `signal` aborts.
    */
@@ -163,7 +202,7 @@ export class PgflowClient {
       const waiter: RunWaiter = {
         check: () => void check(),
         onEvent: (event) => {
-          if (event.runId === runId && (event.type === 'run:completed' || event.type === 'run:failed')) waiter.check();
+          if (event.runId === runId && FINISHING_EVENTS.has(event.type)) waiter.check();
         },
         cancel: (error) => finish(() => reject(error)),
       };
@@ -187,7 +226,7 @@ export class PgflowClient {
           finish(() => resolve(outcome.output as TOutput));
           return true;
         }
-        if (outcome.status === 'failed') {
+        if (outcome.status === 'failed' || outcome.status === 'cancelled') {
           finish(() => reject(outcome.error));
           return true;
         }
@@ -326,7 +365,7 @@ export class PgflowClient {
         this.logger.error('an event handler threw', { event: event.type, error: errorMessage(error) });
       }
     }
-    if (event.type === 'run:completed' || event.type === 'run:failed') {
+    if (event.runId !== undefined && FINISHING_EVENTS.has(event.type)) {
       for (const waiter of this.waiters.get(event.runId) ?? []) waiter.onEvent(event);
     }
   }

@@ -5,12 +5,26 @@
  * flow_slug, run_id, step_slug?, status, error_message?, ...}}`. Events never
  * carry inputs or outputs; read them with getRun. They arrive in commit
  * order; their timestamps are not an ordering key (see EventBase.timestamp).
+ * Flow events (flow:paused, flow:resumed) concern a flow, not a run, and have
+ * no runId.
  */
 import { SKIP_REASONS, type Json, type SkipReason } from '../core/types.js';
 
 export const EVENTS_CHANNEL = 'pgflow_events';
 
-export const EVENT_TYPES = ['run:started', 'step:started', 'step:completed', 'step:failed', 'step:skipped', 'run:completed', 'run:failed'] as const;
+export const EVENT_TYPES = [
+  'run:started',
+  'step:started',
+  'step:completed',
+  'step:failed',
+  'step:skipped',
+  'run:completed',
+  'run:failed',
+  'run:cancelled',
+  'run:retried',
+  'flow:paused',
+  'flow:resumed',
+] as const;
 export type PgflowEventType = (typeof EVENT_TYPES)[number];
 
 interface EventBase {
@@ -47,6 +61,24 @@ export interface RunFailedEvent extends EventBase {
   errorMessage: string | null;
   failedStepSlug: string | null;
   failedAt: Date;
+}
+
+/** The run was cancelled (pgflow.cancel_run): its unfinished steps and tasks are `cancelled` and nothing of it runs again unless it is retried. */
+export interface RunCancelledEvent extends EventBase {
+  type: 'run:cancelled';
+  status: 'cancelled';
+  /** The reason given to cancel_run (null when none was). */
+  reason: string | null;
+  cancelledAt: Date;
+}
+
+/** A failed or cancelled run was started again (pgflow.retry_run): it is `started`, and its unfinished steps run again. */
+export interface RunRetriedEvent extends EventBase {
+  type: 'run:retried';
+  status: 'started';
+  /** How many steps run again. */
+  retriedSteps: number | null;
+  retriedAt: Date;
 }
 
 export interface StepStartedEvent extends EventBase {
@@ -86,9 +118,34 @@ export interface StepSkippedEvent extends EventBase {
   skippedAt: Date;
 }
 
-export type RunEvent = RunStartedEvent | RunCompletedEvent | RunFailedEvent;
+/** Events about a flow rather than a run: they have no runId. */
+interface FlowEventBase {
+  flowSlug: string;
+  runId?: undefined;
+  timestamp: Date;
+  payload: { [key: string]: Json };
+}
+
+/** The flow was paused (pgflow.pause_flow): workers start none of its tasks until it is resumed. */
+export interface FlowPausedEvent extends FlowEventBase {
+  type: 'flow:paused';
+  status: 'paused';
+  pausedAt: Date;
+}
+
+/** The flow was resumed (pgflow.resume_flow): its queued tasks are claimed again. */
+export interface FlowResumedEvent extends FlowEventBase {
+  type: 'flow:resumed';
+  status: 'resumed';
+}
+
+export type RunEvent = RunStartedEvent | RunCompletedEvent | RunFailedEvent | RunCancelledEvent | RunRetriedEvent;
 export type StepEvent = StepStartedEvent | StepCompletedEvent | StepFailedEvent | StepSkippedEvent;
-export type PgflowEvent = RunEvent | StepEvent;
+export type FlowEvent = FlowPausedEvent | FlowResumedEvent;
+export type PgflowEvent = RunEvent | StepEvent | FlowEvent;
+
+/** Whether the event is about a flow (no runId) rather than a run. */
+export const isFlowEvent = (event: PgflowEvent): event is FlowEvent => event.type === 'flow:paused' || event.type === 'flow:resumed';
 
 const text = (value: Json | undefined): string | null => (typeof value === 'string' ? value : null);
 const date = (value: Json | undefined, fallback: Date): Date => {
@@ -110,8 +167,11 @@ export function parseEvent(notification: string): PgflowEvent | undefined {
   const type = (payload.event_type ?? envelope.event) as string;
   const runId = text(payload.run_id);
   const flowSlug = text(payload.flow_slug);
-  if (!EVENT_TYPES.includes(type as PgflowEventType) || runId === null || flowSlug === null) return undefined;
+  if (!EVENT_TYPES.includes(type as PgflowEventType) || flowSlug === null) return undefined;
   const timestamp = typeof envelope.timestamp === 'number' ? new Date(envelope.timestamp * 1000) : new Date();
+  if (type === 'flow:paused') return { flowSlug, timestamp, payload, type, status: 'paused', pausedAt: date(payload.paused_at, timestamp) };
+  if (type === 'flow:resumed') return { flowSlug, timestamp, payload, type, status: 'resumed' };
+  if (runId === null) return undefined;
   const base = { flowSlug, runId, timestamp, payload };
   const stepSlug = text(payload.step_slug) ?? '';
   switch (type as PgflowEventType) {
@@ -121,6 +181,16 @@ export function parseEvent(notification: string): PgflowEvent | undefined {
       return { ...base, type: 'run:completed', status: 'completed', completedAt: date(payload.completed_at, timestamp) };
     case 'run:failed':
       return { ...base, type: 'run:failed', status: 'failed', errorMessage: text(payload.error_message), failedStepSlug: text(payload.failed_step_slug), failedAt: date(payload.failed_at, timestamp) };
+    case 'run:cancelled':
+      return { ...base, type: 'run:cancelled', status: 'cancelled', reason: text(payload.reason), cancelledAt: date(payload.cancelled_at, timestamp) };
+    case 'run:retried':
+      return {
+        ...base,
+        type: 'run:retried',
+        status: 'started',
+        retriedSteps: typeof payload.retried_steps === 'number' ? payload.retried_steps : null,
+        retriedAt: date(payload.retried_at, timestamp),
+      };
     case 'step:started':
       return { ...base, type: 'step:started', status: 'started', stepSlug, startedAt: date(payload.started_at, timestamp) };
     case 'step:completed':

@@ -1,9 +1,11 @@
 /** Starting runs, waiting for them, reading them and following the engine's events. */
 export { createClient, PgflowClient, RunWaitTimeoutError, waitForRun, type ClientOptions, type EventFilter, type EventHandler, type Unsubscribe, type WaitOptions } from './client.js';
+export { cancelRun, FlowNotFoundError, pauseFlow, resumeFlow, retryRun } from './control.js';
 export {
   getRun,
   listRuns,
   readRunOutcome,
+  RunCancelledError,
   RunFailedError,
   RunNotFoundError,
   startFlow,
@@ -18,12 +20,18 @@ export {
 export {
   EVENT_TYPES,
   EVENTS_CHANNEL,
+  isFlowEvent,
   parseEvent,
+  type FlowEvent,
+  type FlowPausedEvent,
+  type FlowResumedEvent,
   type PgflowEvent,
   type PgflowEventType,
+  type RunCancelledEvent,
   type RunCompletedEvent,
   type RunEvent,
   type RunFailedEvent,
+  type RunRetriedEvent,
   type RunStartedEvent,
   type StepCompletedEvent,
   type StepEvent,

@@ -42,6 +42,12 @@ export interface RunDetails<TOutput = Json, TInput = Json> {
 export interface StartFlowOptions {
   /** Choose the run's id (a UUID); one is generated otherwise. */
   runId?: string;
+  /**
+   * Start the run at most once per key: a second start of the flow with the same key returns the
+   * first run (whatever its state or input) and creates nothing, also when the two race. Pass a
+   * runId or a key, not both.
+   */
+  idempotencyKey?: string;
 }
 
 /** The run failed: `message` is the error of the step that failed it. */
@@ -59,6 +65,24 @@ export class RunFailedError extends Error {
     this.flowSlug = flowSlug;
     this.stepSlug = stepSlug;
     this.errorMessage = errorMessage;
+  }
+}
+
+/** The run was cancelled (pgflow.cancel_run) before it finished; it has no output. */
+export class RunCancelledError extends Error {
+  readonly runId: string;
+  readonly flowSlug: string;
+  /** The reason given to cancel_run (null when none was). */
+  readonly reason: string | null;
+  readonly cancelledAt: Date | null;
+
+  constructor(runId: string, flowSlug: string, reason: string | null, cancelledAt: Date | null) {
+    super(`run ${runId} of flow "${flowSlug}" was cancelled${reason ? `: ${reason}` : ''}`);
+    this.name = 'RunCancelledError';
+    this.runId = runId;
+    this.flowSlug = flowSlug;
+    this.reason = reason;
+    this.cancelledAt = cancelledAt;
   }
 }
 
@@ -87,8 +111,11 @@ export async function startFlow<F extends AnyFlow>(db: PgflowConnection, flow: F
     throw new TypeError(`the input of a run of flow "${flow.slug}" must be a JSON object${Array.isArray(input) ? ' (an array is the input of flows with a root map step)' : ''}`);
   }
   assertJsonSerialisable(input, `the input of a run of flow "${flow.slug}"`);
+  if (options.runId !== undefined && options.idempotencyKey !== undefined) {
+    throw new TypeError(`startFlow: pass a runId or an idempotencyKey, not both (the run id of a keyed start is derived from the key)`);
+  }
   const run = await withAccessHint(db, 'client', `start a run of flow "${flow.slug}"`, () =>
-    pgflowSql(db).startFlow(flow.slug, input as Record<string, unknown> | unknown[], options.runId),
+    pgflowSql(db).startFlow(flow.slug, input as Record<string, unknown> | unknown[], { runId: options.runId, idempotencyKey: options.idempotencyKey }),
   );
   return run as unknown as FlowRun<F>;
 }
@@ -156,10 +183,11 @@ export async function listRuns(db: PgflowConnection, options: ListRunsOptions = 
 export type RunOutcome =
   | { status: 'started'; flowSlug: string }
   | { status: 'completed'; flowSlug: string; output: Json | null }
-  | { status: 'failed'; flowSlug: string; error: RunFailedError };
+  | { status: 'failed'; flowSlug: string; error: RunFailedError }
+  | { status: 'cancelled'; flowSlug: string; error: RunCancelledError };
 
 const READ_OUTCOME = `
-select r.flow_slug, r.status, r.output, failure.step_slug, failure.error_message
+select r.flow_slug, r.status, r.output, r.cancel_reason, r.cancelled_at, failure.step_slug, failure.error_message
 from pgflow.runs r
 left join lateral (
   select s.step_slug, s.error_message
@@ -172,11 +200,20 @@ where r.run_id = $1::uuid`;
 
 /** The run's status with its output or failure; null when there is no such run. */
 export async function readRunOutcome(db: PgflowConnection, runId: string): Promise<RunOutcome | null> {
-  const [row] = await toExecutor(db).query<{ flow_slug: string; status: string; output: Json | null; step_slug: string | null; error_message: string | null }>(
-    READ_OUTCOME,
-    [checkUuid('readRunOutcome', 'runId', runId)],
-  );
+  const [row] = await toExecutor(db).query<{
+    flow_slug: string;
+    status: string;
+    output: Json | null;
+    cancel_reason: string | null;
+    cancelled_at: Date | string | null;
+    step_slug: string | null;
+    error_message: string | null;
+  }>(READ_OUTCOME, [checkUuid('readRunOutcome', 'runId', runId)]);
   if (!row) return null;
+  if (row.status === 'cancelled') {
+    const cancelledAt = row.cancelled_at === null ? null : new Date(row.cancelled_at);
+    return { status: 'cancelled', flowSlug: row.flow_slug, error: new RunCancelledError(runId, row.flow_slug, row.cancel_reason, cancelledAt) };
+  }
   if (row.status === 'completed') return { status: 'completed', flowSlug: row.flow_slug, output: row.output };
   if (row.status === 'failed') {
     return { status: 'failed', flowSlug: row.flow_slug, error: new RunFailedError(runId, row.flow_slug, row.step_slug, row.error_message ?? 'the run failed') };

@@ -5,9 +5,11 @@ export interface StepContext {
   /**
    * Aborts when the step's timeout elapses (reason: StepTimeoutError; the
    * attempt has then failed and whatever the handler returns later is
-   * discarded) or when the worker is shutting down and its grace period is
-   * over (reason: WorkerShutdownError). Pass it to `fetch`, database drivers
-   * and timers.
+   * discarded), when its run is cancelled (reason: RunCancelledError; the
+   * engine has already cancelled the task, so whatever the handler returns
+   * later is dropped), or when the worker is shutting down and its grace
+   * period is over (reason: WorkerShutdownError). Pass it to `fetch`,
+   * database drivers and timers.
    */
   signal: AbortSignal;
   runId: string;

@@ -27,14 +27,27 @@
  *
  * Each handler gets an AbortSignal that fires at the step's timeout (the
  * attempt then fails with a timeout error and its slot is freed; a handler
- * that ignores the signal keeps running, but its result is discarded) and
- * when shutdown's grace period is over. Results are reported in batches (see
- * ./reporter.ts). Lost connections are retried with backoff and logged;
- * the worker never exits on its own.
+ * that ignores the signal keeps running, but its result is discarded), when
+ * its run is cancelled, and when shutdown's grace period is over. Results are
+ * reported in batches (see ./reporter.ts). Lost connections are retried with
+ * backoff and logged; the worker never exits on its own.
+ *
+ * Run control: a `run:cancelled` event on the flow's channel aborts the
+ * signals of every handler of that run running here (reason:
+ * RunCancelledError) at once; whatever such a handler returns or throws later
+ * is reported as usual and the engine drops it (the task is no longer
+ * started, so complete_tasks / fail_task return no row for it). `run:retried`
+ * and `flow:resumed` mean tasks are queued again and wake the claim loop. A
+ * paused flow's claims return nothing: the worker keeps polling it quietly
+ * (no log line per poll) and picks its tasks up when it is resumed.
+ *
+ * With `schedules: true` the worker also runs a scheduler that fires the
+ * schedules of its flows (see ../scheduler/scheduler.ts).
  */
 import pg from 'pg';
 import { NotificationListener, type ConnectionSource } from '../client/listener.js';
-import { parseEvent } from '../client/events.js';
+import { parseEvent, type RunCancelledEvent } from '../client/events.js';
+import { RunCancelledError } from '../client/runs.js';
 import { backoffDelay, errorMessage, isConnectionError, sleep, waitAtMost } from '../client/retry.js';
 import { withAccessHint } from '../core/access.js';
 import { pgflowSql, type PgflowSql } from '../core/sql-api.js';
@@ -44,6 +57,7 @@ import { DEFAULT_FLOW_OPTIONS, ensureFlow } from '../flow/ensure.js';
 import { Flow, type AnyFlow, type StepDefinition } from '../flow/flow.js';
 import { assertJsonSerialisable } from '../flow/json.js';
 import { childLogger, consoleLogger, type Logger } from '../flow/logger.js';
+import { startScheduler, type SchedulerHandle } from '../scheduler/scheduler.js';
 import { workerIdsFor } from './ids.js';
 import { TaskReporter, type TaskRef } from './reporter.js';
 
@@ -81,6 +95,13 @@ export interface WorkerOptions {
   ensureFlows?: boolean | 'recreate';
   /** Check the installed schema version at start (default true). */
   checkSchema?: boolean;
+  /**
+   * Also fire the ticks of the schedules of this worker's flows (pgflow.schedules), exactly once
+   * across all workers and schedulers (default false). `{ catchUp, refreshInterval }` as for
+   * startScheduler: at most `catchUp` missed ticks per schedule after downtime (default 1), and the
+   * schedules table is read again at least every `refreshInterval` ms (default 15 000).
+   */
+  schedules?: boolean | { catchUp?: number; refreshInterval?: number };
 }
 
 export interface WorkerStats {
@@ -90,6 +111,8 @@ export interface WorkerStats {
   completed: number;
   /** Attempts that failed (handler error, timeout, invalid output, shutdown). */
   failed: number;
+  /** Handlers aborted because their run was cancelled. */
+  cancelled: number;
   /** Handlers running now. */
   running: number;
 }
@@ -145,6 +168,8 @@ interface FlowState {
 interface RunningTask {
   ref: TaskRef;
   controller: AbortController;
+  /** Its run was cancelled: the engine ignores what it reports. */
+  cancelled: boolean;
   settled: Promise<void>;
   /** Forget the handler: whatever it does later is ignored. */
   abandon(): void;
@@ -196,11 +221,14 @@ class Worker {
   private wakeUp: (() => void) | undefined;
   private lastPoll = 0;
   private heartbeat: NodeJS.Timeout | undefined;
+  private scheduler: SchedulerHandle | undefined;
   private loop: Promise<void> | undefined;
   private stopped: Promise<void> | undefined;
   private resolveDone!: () => void;
   readonly done = new Promise<void>((resolve) => (this.resolveDone = resolve));
-  private readonly counters = { claimed: 0, completed: 0, failed: 0 };
+  private readonly counters = { claimed: 0, completed: 0, failed: 0, cancelled: 0 };
+  /** Tasks whose run was cancelled while they ran: their late failure is not counted as one. */
+  private readonly cancelledRefs = new WeakSet<TaskRef>();
 
   constructor(private readonly options: WorkerOptions) {
     if (!Array.isArray(options.flows) || options.flows.length === 0) throw new TypeError('startWorker: flows must list at least one flow');
@@ -213,6 +241,10 @@ class Worker {
     this.pollInterval = positiveInteger(options.pollInterval, 'pollInterval', 1_000);
     this.heartbeatInterval = positiveInteger(options.heartbeatInterval, 'heartbeatInterval', 5_000);
     this.gracePeriod = positiveInteger(options.gracePeriod, 'gracePeriod', 30_000, 0);
+    if (typeof options.schedules === 'object' && options.schedules !== null) {
+      positiveInteger(options.schedules.catchUp, 'schedules.catchUp', 1);
+      positiveInteger(options.schedules.refreshInterval, 'schedules.refreshInterval', 1);
+    }
     this.logger = options.logger ?? consoleLogger();
 
     if (options.pool) {
@@ -248,6 +280,7 @@ class Worker {
         if (stored) this.counters.completed++;
       },
       onFailed: (ref, task) => {
+        if (this.cancelledRefs.has(ref)) return;
         this.counters.failed++;
         if (task?.status === 'queued') this.scheduleRetryWake(ref, task.attemptsCount);
       },
@@ -308,6 +341,11 @@ class Worker {
     this.heartbeat = setInterval(() => void this.beat(), this.heartbeatInterval);
     this.heartbeat.unref();
     this.loop = this.claimLoop();
+    const schedules = this.options.schedules;
+    if (schedules) {
+      const settings = schedules === true ? {} : schedules;
+      this.scheduler = await startScheduler({ pool: this.pool, flows: this.flows.map((state) => state.flow), logger: this.logger, ...settings });
+    }
     this.logger.info('worker started', {
       flows: this.flows.map((state) => state.flow.slug),
       workerIds: this.workerIds,
@@ -419,6 +457,7 @@ class Worker {
     const task: RunningTask = {
       ref,
       controller,
+      cancelled: false,
       settled: new Promise((resolve) => (resolveSettled = resolve)),
       abandon: () => {
         finished = true;
@@ -456,6 +495,7 @@ class Worker {
         output = await step.handler(input, context);
       } catch (error) {
         if (finished) return logger.debug('handler failed after its attempt had ended', { error: errorMessage(error) });
+        if (task.cancelled) logger.debug('handler stopped after its run was cancelled', { error: errorMessage(error) });
         const message = errorMessage(error) || (error instanceof Error ? error.name : 'handler failed');
         logger.debug('handler failed', { error: message });
         return finish({ error: message });
@@ -479,6 +519,13 @@ class Worker {
       this.wake();
       return;
     }
+    if (event.type === 'run:cancelled') return this.cancelRunning(event);
+    if (event.type === 'run:retried' || event.type === 'flow:resumed') {
+      // Tasks were queued again (or may be claimed again).
+      state.dirty = true;
+      this.wake();
+      return;
+    }
     let steps: StepDefinition[];
     if (event.type === 'run:started') steps = state.roots;
     // A finished step (completed, or skipped while the run goes on) may have made its dependents ready.
@@ -493,6 +540,20 @@ class Worker {
     if (now) {
       state.dirty = true;
       this.wake();
+    }
+  }
+
+  /** Aborts the handlers of a cancelled run; what they report later, the engine drops. */
+  private cancelRunning(event: RunCancelledEvent): void {
+    const tasks = [...this.running].filter((task) => task.ref.runId === event.runId && !task.cancelled);
+    if (tasks.length === 0) return;
+    this.logger.info(`run ${event.runId} was cancelled: aborting ${tasks.length} running handler(s)`, { flowSlug: event.flowSlug, runId: event.runId, reason: event.reason });
+    const reason = new RunCancelledError(event.runId, event.flowSlug, event.reason, event.cancelledAt);
+    for (const task of tasks) {
+      task.cancelled = true;
+      this.cancelledRefs.add(task.ref);
+      this.counters.cancelled++;
+      task.controller.abort(reason);
     }
   }
 
@@ -551,6 +612,7 @@ class Worker {
     this.wake();
     this.logger.info('worker stopping', { running: this.running.size, gracePeriodMs: this.gracePeriod });
     try {
+      await this.scheduler?.stop();
       await this.loop;
       if (this.running.size > 0) await waitAtMost(this.allSettled(), this.gracePeriod, this.forced.signal);
       if (this.running.size > 0) {

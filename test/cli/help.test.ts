@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { cli, fixtures } from './support.js';
 
 const COMMANDS: [args: string[], mentions: RegExp[]][] = [
-  [[], [/Commands:/, /migrate/, /status/, /runs/, /worker/, /compile/, /dashboard/, /demo/]],
+  [[], [/Commands:/, /migrate/, /status/, /runs/, /flows/, /schedules/, /scheduler/, /prune/, /worker/, /compile/, /dashboard/, /demo/]],
   [['migrate'], [/--database-url/]],
   [['drizzle'], [/add/]],
   [['drizzle', 'add'], [/--layout/, /--dry-run/]],
@@ -16,6 +16,16 @@ const COMMANDS: [args: string[], mentions: RegExp[]][] = [
   [['runs'], [/list/, /show/]],
   [['runs', 'list'], [/--flow/, /--status/, /"started",\s+"completed",\s+"failed"/, /--limit/, /--json/]],
   [['runs', 'show'], [/<run_id>/, /--json/]],
+  [['runs', 'cancel'], [/<run_id>/, /--reason/, /--json/]],
+  [['runs', 'retry'], [/<run_id>/, /--json/]],
+  [['flows'], [/pause/, /resume/]],
+  [['flows', 'pause'], [/<slug>/, /--database-url/]],
+  [['flows', 'resume'], [/<slug>/, /--database-url/]],
+  [['schedules'], [/list/, /add/, /remove/]],
+  [['schedules', 'add'], [/<flow>/, /<name>/, /--cron/, /--input/, /--timezone/, /default: "UTC"/]],
+  [['schedules', 'remove'], [/<flow>/, /<name>/]],
+  [['scheduler'], [/--catch-up/, /--flow/, /--refresh-interval/, /--log-level/]],
+  [['prune'], [/--older-than/, /30d, 12h, 90m/, /--batch-size/, /default: 10000/, /--dry-run/, /--json/]],
   [['worker'], [/<module>/, /--concurrency/, /--batch-size/, /--poll-interval/, /--grace-period/, /--ensure-flows/, /"check",\s+"recreate",\s+"off"/]],
   [['compile'], [/<module>/, /--out/, /--format/, /drizzle-folder/, /kysely/, /--name/]],
   [['demo'], [/--runs/, /default: 200/, /--workers/, /default: 4/, /--database-url/, /pgflow_orm_demo_orders_v1/]],

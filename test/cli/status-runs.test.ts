@@ -63,27 +63,28 @@ describe('pgflow-orm status', () => {
     const version = bundledSchemaVersion();
     expect(stdout).toContain(`pgflow    ${version} (supported by this pgflow-orm`);
     expect(stdout).toContain('postgres://postgres:***@');
-    expect(stdout).toContain('runs      3 started (running), 1 completed, 1 failed');
+    expect(stdout).toContain('runs      3 started (running), 1 completed, 1 failed, 0 cancelled');
     expect(stdout).toMatch(/flow\s+steps\s+running\s+completed\s+failed\s+visible\s+in flight\s+delayed\s+oldest visible\n/);
     expect(stdout).toMatch(/\n  cli_fail\s+1\s+0\s+0\s+1\s+0\s+0\s+0\s+-\n/);
     expect(stdout).toMatch(/\n  cli_main\s+2\s+2\s+1\s+0\s+1\s+1\s+0\s+\d+(\.\d+)? m?s\n/);
     expect(stdout).toMatch(/\n  cli_retry\s+1\s+1\s+0\s+0\s+0\s+0\s+1\s+-\n/);
     expect(stdout).toContain('workers   1 live, 1 stale (no heartbeat for more than 60 s), 1 stopped');
     expect(stdout).toMatch(new RegExp(`live\\s+${live}\\s+cli_main\\s+cli-test`));
-    expect(stdout).toMatch(new RegExp(`stale\\s+${stale}\\s+cli_main\\s+cli-test\\s+.*5 min 0\\d s ago`));
+    expect(stdout).toMatch(new RegExp(`stale\\s+${stale}\\s+cli_main\\s+cli-test\\s+.*5 min [0-5]\\d s ago`));
     expect(stdout).not.toContain(stopped);
   });
 
   it('--json prints the same as JSON; --stale-after moves the line between live and stale', async () => {
     const report = JSON.parse((await cliOk(['status', '--database-url', db.url, '--json'])).stdout);
     expect(report.pgflow).toEqual({ installed: bundledSchemaVersion(), supported: bundledSchemaVersion(), package: expect.any(String), compatible: true, problem: null });
-    expect(report.runs).toEqual({ started: 3, completed: 1, failed: 1 });
+    expect(report.runs).toEqual({ started: 3, completed: 1, failed: 1, cancelled: 0 });
     expect(report.flows.map((flow: { slug: string }) => flow.slug)).toEqual(['cli_fail', 'cli_main', 'cli_retry']);
     expect(report.flows[1]).toEqual({
       slug: 'cli_main',
       steps: 2,
       options: { maxAttempts: 3, baseDelay: 5, timeout: 120 },
-      runs: { started: 2, completed: 1, failed: 0 },
+      pausedAt: null,
+      runs: { started: 2, completed: 1, failed: 0, cancelled: 0 },
       queue: { visible: 1, inFlight: 1, delayed: 0, oldestVisibleSeconds: expect.any(Number) },
     });
     expect(report.flows[2].queue).toEqual({ visible: 0, inFlight: 0, delayed: 1, oldestVisibleSeconds: null });

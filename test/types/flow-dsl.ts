@@ -4,7 +4,7 @@
  * exactly one error; the `Equal` checks pin inferred types exactly.
  */
 import type pg from 'pg';
-import { createClient, getRun, startFlow, type FlowRun, type PgflowEvent, type RunId } from '../../src/client/index.js';
+import { createClient, getRun, startFlow, type FlowRun, type PgflowEvent, type RunId, type TypedRun } from '../../src/client/index.js';
 import type { Json } from '../../src/core/types.js';
 import { Flow, type FlowInput, type FlowOutput, type LeafSteps, type SkippableSteps, type StepContext, type StepOutput } from '../../src/flow/index.js';
 import { startWorker } from '../../src/worker/index.js';
@@ -163,6 +163,22 @@ async function clientTypes() {
   const id: RunId = started.runId;
   void id;
 
+  // Run control: the typed run comes back, or null when there is nothing to do.
+  const keyed = await client.startFlow(scrape, { url: 'x' }, { idempotencyKey: 'scrape-x' });
+  type _keyed = Expect<Equal<typeof keyed, FlowRun<typeof scrape>>>;
+  const cancelled = await client.cancelRun(started.runId, 'no longer needed');
+  if (cancelled) {
+    type _cancelledInput = Expect<Equal<typeof cancelled.input, { url: string; depth?: number }>>;
+  }
+  type _cancelled = Expect<Equal<typeof cancelled, TypedRun<FlowOutput<typeof scrape>, FlowInput<typeof scrape>> | null>>;
+  const retried = await client.retryRun('8a4c4c1e-6f0e-4a53-9c71-6d6a3f2b0e11');
+  type _retried = Expect<Equal<typeof retried, TypedRun<Json, Json> | null>>;
+  const paused = await client.pauseFlow(scrape);
+  type _paused = Expect<Equal<typeof paused.pausedAt, Date | null>>;
+  await client.resumeFlow('scrape');
+  // @ts-expect-error a flow or its slug
+  await client.pauseFlow(42);
+
   const unsubscribe = await client.onEvent((event: PgflowEvent) => {
     if (event.type === 'step:failed') {
       const message: string | null = event.errorMessage;
@@ -174,6 +190,19 @@ async function clientTypes() {
       // @ts-expect-error run events have no step slug
       void event.stepSlug;
     }
+    if (event.type === 'run:cancelled') {
+      const reason: string | null = event.reason;
+      const runId: string = event.runId;
+      void reason;
+      void runId;
+    }
+    if (event.type === 'flow:paused') {
+      type _noRun = Expect<Equal<typeof event.runId, undefined>>;
+      const since: Date = event.pausedAt;
+      void since;
+    }
+    // Any event may be a flow event, without a run.
+    type _anyRun = Expect<Equal<typeof event.runId, string | undefined>>;
   }, { flow: scrape });
   await unsubscribe();
 }
@@ -188,6 +217,9 @@ async function workerTypes() {
   await worker.stop({ gracePeriod: 1000 });
   // @ts-expect-error flows must be flows
   await startWorker({ connectionString: 'x', flows: [{ slug: 'not_a_flow' }] });
+  await startWorker({ connectionString: 'x', flows: [scrape], schedules: { catchUp: 3, refreshInterval: 10_000 } });
+  // @ts-expect-error schedules takes true or its settings
+  await startWorker({ connectionString: 'x', flows: [scrape], schedules: 'yes' });
 }
 void workerTypes;
 

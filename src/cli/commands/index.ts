@@ -7,8 +7,12 @@ import { compileCommand } from './compile.js';
 import { dashboardCommand } from './dashboard.js';
 import { demoCommand } from './demo.js';
 import { drizzleCommand } from './drizzle.js';
+import { flowsCommand } from './flows.js';
 import { migrateCommand } from './migrate.js';
+import { pruneCommand } from './prune.js';
 import { runsCommand } from './runs.js';
+import { schedulerCommand } from './scheduler.js';
+import { schedulesCommand } from './schedules.js';
 import { sqlCommand } from './sql.js';
 import { statusCommand } from './status.js';
 import { uninstallCommand } from './uninstall.js';
@@ -21,7 +25,11 @@ export const commands: readonly CliCommand[] = [
   uninstallCommand,
   statusCommand,
   runsCommand,
+  flowsCommand,
+  schedulesCommand,
   workerCommand,
+  schedulerCommand,
+  pruneCommand,
   compileCommand,
   dashboardCommand,
   demoCommand,

@@ -3,40 +3,26 @@
  * `--limit`); `pgflow-orm runs show <run_id>` shows one run with its input,
  * output, step states (a skipped step with the reason) and tasks (one per
  * array element for map steps; attempts, errors). `--json` for both.
+ * `runs cancel <run_id> [--reason]` and `runs retry <run_id>` operate a run;
+ * when there is nothing to do they say why and exit with 2.
  */
 import { Option, type Command } from 'commander';
-import pg from 'pg';
-import { getRun, listRuns, type RunDetails, type TypedRun } from '../../client/runs.js';
+import type pg from 'pg';
+import { cancelRun, retryRun } from '../../client/control.js';
+import { getRun, listRuns, RunNotFoundError, type RunDetails, type TypedRun } from '../../client/runs.js';
 import { RUN_STATUSES, type RunStatus, type SkipReason, type StepState } from '../../core/types.js';
-import { CliError, resolveDatabaseUrl, type CliCommand } from '../command.js';
-import { connectionProblem, wholeNumber } from './support/options.js';
+import { CliError, NOTHING_TO_DO, type CliCommand } from '../command.js';
+import { withDatabase } from './support/database.js';
+import { wholeNumber } from './support/options.js';
 import { formatDuration, formatTime, oneLine, printJson, shortJson, table } from './support/output.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-async function withClient<T>(databaseUrl: string | undefined, use: (client: pg.Client) => Promise<T>): Promise<T> {
-  const url = resolveDatabaseUrl(databaseUrl);
-  const client = new pg.Client({ connectionString: url, application_name: 'pgflow-orm runs' });
-  try {
-    await client.connect();
-  } catch (error) {
-    throw connectionProblem(error, url);
-  }
-  try {
-    return await use(client);
-  } catch (error) {
-    // undefined_table / undefined_function / invalid_schema_name: pgflow is not installed here.
-    const code = (error as { code?: string }).code;
-    if (code === '42P01' || code === '3F000' || code === '42883') throw new CliError('pgflow is not installed in this database; install it with `pgflow-orm migrate` or your migrator');
-    throw error;
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
+const withClient = <T>(databaseUrl: string | undefined, use: (client: pg.Client) => Promise<T>) => withDatabase(databaseUrl, 'pgflow-orm runs', use);
 
-/** Finished runs: from start to completion or failure; running ones: so far. */
-function runDuration(run: { startedAt: Date; completedAt: Date | null; failedAt: Date | null }, now: number): string {
-  const end = run.completedAt ?? run.failedAt;
+/** Finished runs: from start to completion, failure or cancellation; running ones: so far. */
+function runDuration(run: { startedAt: Date; completedAt: Date | null; failedAt: Date | null; cancelledAt?: Date | null }, now: number): string {
+  const end = run.completedAt ?? run.failedAt ?? run.cancelledAt ?? null;
   return end ? formatDuration(end.getTime() - run.startedAt.getTime()) : `${formatDuration(now - run.startedAt.getTime())} so far`;
 }
 
@@ -73,6 +59,7 @@ export function formatRunDetails(details: RunDetails, now = Date.now()): string[
   ];
   if (run.completedAt) lines.push(`completed ${formatTime(run.completedAt)} UTC, after ${runDuration(run, now)}`);
   if (run.failedAt) lines.push(`failed    ${formatTime(run.failedAt)} UTC, after ${runDuration(run, now)}`);
+  if (run.cancelledAt) lines.push(`cancelled ${formatTime(run.cancelledAt)} UTC, after ${runDuration(run, now)}${run.cancelReason ? `: ${oneLine(run.cancelReason, 200)}` : ''}`);
   if (run.status === 'started') lines.push(`running   for ${runDuration(run, now)}`);
   lines.push(`input     ${shortJson(run.input, 200)}`);
   if (run.status === 'completed') lines.push(`output    ${shortJson(run.output, 200)}`);
@@ -108,6 +95,26 @@ export function formatRunDetails(details: RunDetails, now = Date.now()): string[
   return lines;
 }
 
+const checkRunId = (runId: string) => {
+  if (!UUID.test(runId)) throw new CliError(`${JSON.stringify(runId)} is not a run id (a UUID)`);
+};
+
+/** The run's status, for saying why there was nothing to do. */
+async function statusOf(client: pg.Client, runId: string): Promise<string> {
+  const { rows } = await client.query<{ status: string }>('select status from pgflow.runs where run_id = $1::uuid', [runId]);
+  return rows[0]?.status ?? 'gone';
+}
+
+/** An unknown run as a one-line error. */
+async function knownRun<T>(runId: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (error instanceof RunNotFoundError) throw new CliError(error.message);
+    throw error;
+  }
+}
+
 interface ListOptions {
   databaseUrl?: string;
   flow?: string;
@@ -120,7 +127,7 @@ export const runsCommand: CliCommand = {
   register(program: Command) {
     const runs = program
       .command('runs')
-      .description('list runs (`runs`), or show one with its steps and tasks (`runs show <run_id>`)')
+      .description('list runs (`runs`), show one with its steps and tasks (`runs show <run_id>`), cancel or retry one')
       .addHelpText('after', '\nWithout a subcommand, `runs` lists runs: see `pgflow-orm runs list --help` for its options.');
 
     runs
@@ -144,11 +151,44 @@ export const runsCommand: CliCommand = {
       .option('--database-url <url>', 'the database (default: DATABASE_URL)')
       .option('--json', 'print JSON')
       .action(async (runId: string, options: { databaseUrl?: string; json?: boolean }) => {
-        if (!UUID.test(runId)) throw new CliError(`${JSON.stringify(runId)} is not a run id (a UUID)`);
+        checkRunId(runId);
         const details = await withClient(options.databaseUrl, (client) => getRun(client, runId));
         if (!details) throw new CliError(`run ${runId} does not exist`);
         if (options.json) printJson(details);
         else for (const line of formatRunDetails(details)) console.log(line);
+      });
+
+    runs
+      .command('cancel')
+      .description('cancel a started run: its unfinished steps and tasks stop, and workers abort its running handlers')
+      .argument('<run_id>', 'the run id (a UUID)')
+      .option('--reason <text>', 'why (kept in pgflow.runs.cancel_reason and sent with run:cancelled)')
+      .option('--database-url <url>', 'the database (default: DATABASE_URL)')
+      .option('--json', 'print the cancelled run as JSON')
+      .action(async (runId: string, options: { reason?: string; databaseUrl?: string; json?: boolean }) => {
+        checkRunId(runId);
+        await withClient(options.databaseUrl, async (client) => {
+          const run = await knownRun(runId, () => cancelRun(client, runId, options.reason));
+          if (!run) throw new CliError(`run ${runId} is already ${await statusOf(client, runId)}; nothing to cancel`, { exitCode: NOTHING_TO_DO });
+          if (options.json) printJson(run);
+          else console.log(`cancelled run ${runId} of flow ${run.flowSlug}${run.cancelReason ? ` (${oneLine(run.cancelReason, 200)})` : ''}`);
+        });
+      });
+
+    runs
+      .command('retry')
+      .description('start a failed or cancelled run again from where it stopped (completed steps keep their outputs)')
+      .argument('<run_id>', 'the run id (a UUID)')
+      .option('--database-url <url>', 'the database (default: DATABASE_URL)')
+      .option('--json', 'print the retried run as JSON')
+      .action(async (runId: string, options: { databaseUrl?: string; json?: boolean }) => {
+        checkRunId(runId);
+        await withClient(options.databaseUrl, async (client) => {
+          const run = await knownRun(runId, () => retryRun(client, runId));
+          if (!run) throw new CliError(`run ${runId} is ${await statusOf(client, runId)}; only a failed or cancelled run can be retried`, { exitCode: NOTHING_TO_DO });
+          if (options.json) printJson(run);
+          else console.log(`retrying run ${runId} of flow ${run.flowSlug}: ${run.remainingSteps} step${run.remainingSteps === 1 ? '' : 's'} to run again`);
+        });
       });
   },
 };

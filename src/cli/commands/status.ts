@@ -1,9 +1,10 @@
 /**
  * `pgflow-orm status`: what a database's pgflow is doing. The installed
  * version (and whether this pgflow-orm supports it), the flows with their
- * runs by status and their queue depth (visible, in flight, delayed), and
- * the workers: live, stale (no heartbeat for `--stale-after` seconds) and
- * stopped. `--json` prints the same as JSON.
+ * runs by status and their queue depth (visible, in flight, delayed), the
+ * paused flows, the schedules (last and next tick), and the workers: live,
+ * stale (no heartbeat for `--stale-after` seconds) and stopped. `--json`
+ * prints the same as JSON.
  */
 import type { Command } from 'commander';
 import pg from 'pg';
@@ -12,14 +13,17 @@ import { toExecutor, type SqlExecutor } from '../../core/connection.js';
 import { compareVersions, supportedSchemaVersion } from '../../core/version.js';
 import { installedVersion, isPgflowInstalled } from '../../migrations/apply.js';
 import { packageVersion } from '../../migrations/index.js';
+import { readSchedules } from '../../scheduler/schedules.js';
 import { CliError, resolveDatabaseUrl, type CliCommand } from '../command.js';
 import { connectionProblem, redactUrl, wholeNumber } from './support/options.js';
-import { formatAge, formatDuration, plural, printJson, table } from './support/output.js';
+import { formatAge, formatDuration, formatTime, plural, printJson, table } from './support/output.js';
+import { describeSchedules, formatSchedules, type ScheduleListing } from './schedules.js';
 
 export interface RunCounts {
   started: number;
   completed: number;
   failed: number;
+  cancelled: number;
 }
 
 export interface QueueDepth {
@@ -37,6 +41,8 @@ export interface FlowStatus {
   slug: string;
   steps: number;
   options: { maxAttempts: number; baseDelay: number; timeout: number };
+  /** Since when the flow is paused (workers start none of its tasks), or null. */
+  pausedAt: Date | null;
   runs: RunCounts;
   /** null when the flow has no queue. */
   queue: QueueDepth | null;
@@ -66,12 +72,13 @@ export interface StatusReport {
   };
   runs: RunCounts;
   flows: FlowStatus[];
+  schedules: ScheduleListing[];
   workers: { staleAfterSeconds: number; live: WorkerStatus[]; stale: WorkerStatus[]; stopped: number };
 }
 
 async function readFlows(db: SqlExecutor): Promise<FlowStatus[]> {
-  const flows = await db.query<{ flow_slug: string; opt_max_attempts: number; opt_base_delay: number; opt_timeout: number; steps: number; queue: string | null }>(
-    `select f.flow_slug, f.opt_max_attempts, f.opt_base_delay, f.opt_timeout,
+  const flows = await db.query<{ flow_slug: string; opt_max_attempts: number; opt_base_delay: number; opt_timeout: number; paused_at: Date | null; steps: number; queue: string | null }>(
+    `select f.flow_slug, f.opt_max_attempts, f.opt_base_delay, f.opt_timeout, f.paused_at,
             (select count(*) from pgflow.steps s where s.flow_slug = f.flow_slug)::int as steps,
             to_regclass(format('pgmq.%I', 'q_' || lower(f.flow_slug)))::text as queue
        from pgflow.flows f
@@ -82,7 +89,7 @@ async function readFlows(db: SqlExecutor): Promise<FlowStatus[]> {
   );
   const result: FlowStatus[] = [];
   for (const flow of flows) {
-    const runs: RunCounts = { started: 0, completed: 0, failed: 0 };
+    const runs: RunCounts = { started: 0, completed: 0, failed: 0, cancelled: 0 };
     for (const row of counts) if (row.flow_slug === flow.flow_slug && row.status in runs) runs[row.status as keyof RunCounts] = row.n;
     let queue: QueueDepth | null = null;
     if (flow.queue !== null) {
@@ -102,6 +109,7 @@ async function readFlows(db: SqlExecutor): Promise<FlowStatus[]> {
       slug: flow.flow_slug,
       steps: flow.steps,
       options: { maxAttempts: flow.opt_max_attempts, baseDelay: flow.opt_base_delay, timeout: flow.opt_timeout },
+      pausedAt: flow.paused_at === null ? null : new Date(flow.paused_at),
       runs,
       queue,
     });
@@ -141,8 +149,9 @@ export async function readStatus(db: SqlExecutor, options: { database: string; s
   const empty: StatusReport = {
     database: options.database,
     pgflow,
-    runs: { started: 0, completed: 0, failed: 0 },
+    runs: { started: 0, completed: 0, failed: 0, cancelled: 0 },
     flows: [],
+    schedules: [],
     workers: { staleAfterSeconds: options.staleAfterSeconds, live: [], stale: [], stopped: 0 },
   };
   if (!(await isPgflowInstalled(db))) return empty;
@@ -153,9 +162,11 @@ export async function readStatus(db: SqlExecutor, options: { database: string; s
   pgflow.compatible = order === 0;
   pgflow.problem = order < 0 ? 'older' : order > 0 ? 'newer' : null;
   const flows = await readFlows(db);
-  const runs: RunCounts = { started: 0, completed: 0, failed: 0 };
+  const runs: RunCounts = { started: 0, completed: 0, failed: 0, cancelled: 0 };
   for (const flow of flows) for (const key of Object.keys(runs) as (keyof RunCounts)[]) runs[key] += flow.runs[key];
-  return { database: options.database, pgflow, runs, flows, workers: await readWorkers(db, options.staleAfterSeconds) };
+  const snapshot = await readSchedules(db, null);
+  const schedules = describeSchedules(snapshot.schedules, snapshot.now);
+  return { database: options.database, pgflow, runs, flows, schedules, workers: await readWorkers(db, options.staleAfterSeconds) };
 }
 
 const PROBLEMS: Record<NonNullable<StatusReport['pgflow']['problem']>, (report: StatusReport) => string> = {
@@ -180,7 +191,7 @@ export function formatStatus(report: StatusReport, now = Date.now()): string[] {
       ? `pgflow    ${pgflow.installed} (supported by this pgflow-orm ${pgflow.package})`
       : `pgflow    ${pgflow.installed}: ${PROBLEMS[pgflow.problem!](report)}`,
   );
-  lines.push(`runs      ${report.runs.started} started (running), ${report.runs.completed} completed, ${report.runs.failed} failed`);
+  lines.push(`runs      ${report.runs.started} started (running), ${report.runs.completed} completed, ${report.runs.failed} failed, ${report.runs.cancelled} cancelled`);
   lines.push('');
   if (report.flows.length === 0) {
     lines.push('flows     none yet');
@@ -202,6 +213,18 @@ export function formatStatus(report: StatusReport, now = Date.now()): string[] {
         ]),
       ),
     );
+  }
+  const paused = report.flows.filter((flow) => flow.pausedAt !== null);
+  if (paused.length > 0) {
+    lines.push(`paused    ${paused.map((flow) => `${flow.slug} (since ${formatTime(flow.pausedAt)} UTC)`).join(', ')}: workers start none of their tasks`);
+  }
+  lines.push('');
+  const unreadable = report.schedules.filter((schedule) => schedule.problem !== null).length;
+  if (report.schedules.length === 0) {
+    lines.push('schedules none');
+  } else {
+    lines.push(`schedules ${report.schedules.length}${unreadable > 0 ? ` (${unreadable} cannot be read by the scheduler)` : ''}`);
+    lines.push(...formatSchedules(report.schedules, '  '));
   }
   lines.push('');
   const { workers } = report;
