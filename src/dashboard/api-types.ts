@@ -249,16 +249,29 @@ export interface ActionInfo {
   label: string;
   /** What the action applies to. */
   target: 'run' | 'flow';
-  /** The SQL function it calls, e.g. `pgflow.cancel_run(uuid)`. */
+  /**
+   * The states of the target the action applies to: run statuses (`started` for cancel,
+   * `failed` and `cancelled` for retry), or `running` / `paused` for a flow.
+   */
+  appliesTo: string[];
+  /** The SQL function it calls, e.g. `pgflow.cancel_run(uuid, text)`. */
   sqlFunction: string;
-  /** Whether the function exists in this database. */
+  /** Whether the function exists in this database and the dashboard's database role may call it. */
   available: boolean;
+  /** Why the action is not available (null when it is). */
+  unavailableReason: string | null;
 }
 
 export interface ActionsData {
+  /** Whether the handler was created with `allowActions`. */
   enabled: boolean;
   actions: ActionInfo[];
 }
+
+/** What an action's POST answers: the target as the engine left it. */
+export type ActionResult =
+  | { ok: true; result: { runId: string; status: string } }
+  | { ok: true; result: { flowSlug: string; pausedAt: string | null } };
 
 /** An engine event as relayed to the browser. */
 export interface LiveEvent {

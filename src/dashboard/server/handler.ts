@@ -45,7 +45,10 @@ export interface DashboardOptions {
   db?: PgflowConnection;
   /** The path the handler is mounted under, e.g. `/admin/pgflow` (default: the root). */
   basePath?: string;
-  /** Offer run-control actions (cancel, retry, pause, resume) where the database has them. Needs `authorize`. Default false. */
+  /**
+   * Offer run-control actions (cancel, retry, pause, resume) where the database has them and the
+   * dashboard's database role may call them (pgflow's admin level). Needs `authorize`. Default false.
+   */
   allowActions?: boolean;
   /**
    * Decides whether a request may see the dashboard (`{ kind: 'view' }`) or run an action
@@ -191,7 +194,7 @@ export function createDashboard(options: DashboardOptions): DashboardHandler {
         if (site !== undefined && site !== 'same-origin' && site !== 'none') throw forbidden('actions are accepted only from the dashboard itself');
         if (!csrf.accepts(req)) throw forbidden('missing or invalid CSRF token: reload the dashboard and try again');
         const action = findAction(route.action);
-        return sendJson(res, 200, await runAction(db, action, await readJsonBody(req)));
+        return sendJson(res, 200, await runAction(db, action, await readJsonBody(req), database.withNotices));
       }
       case 'unknown':
         throw notFound('no such API endpoint');
