@@ -275,12 +275,18 @@ export type ActionResult =
 
 /** An engine event as relayed to the browser. */
 export interface LiveEvent {
+  /** `run:started`, `step:skipped`, `run:cancelled`, `flow:paused`, … as the engine names it. */
   type: string;
   flowSlug: string;
-  runId: string;
+  /** null for an event about a flow (`flow:paused`, `flow:resumed`). */
+  runId: string | null;
   stepSlug: string | null;
   status: string | null;
   errorMessage: string | null;
+  /** `step:skipped`: why. */
+  skipReason: SkipReasonText | null;
+  /** `run:cancelled`: the reason given to pgflow.cancel_run. */
+  reason: string | null;
   /** When the engine sent it. */
   at: string;
 }

@@ -85,6 +85,8 @@ export async function loadView(db: SqlExecutor, spec: ViewSpec): Promise<unknown
 }
 
 const isRunEvent = (event: LiveEvent) => event.type.startsWith('run:');
+/** `flow:paused`, `flow:resumed`: about a flow, not a run. */
+const isFlowEvent = (event: LiveEvent) => event.type.startsWith('flow:');
 
 /** Whether an engine event can change the view. */
 export function viewChangedBy(spec: ViewSpec, event: LiveEvent): boolean {
@@ -92,17 +94,20 @@ export function viewChangedBy(spec: ViewSpec, event: LiveEvent): boolean {
     case 'overview':
       return true;
     case 'flow':
-      return event.flowSlug === spec.flow && (isRunEvent(event) || event.runId === spec.run);
+      return event.flowSlug === spec.flow && (isRunEvent(event) || isFlowEvent(event) || (event.runId !== null && event.runId === spec.run));
     case 'runs':
       return isRunEvent(event) && (spec.query.flow === null || spec.query.flow === event.flowSlug);
     case 'run':
-      return event.runId === spec.run;
+      // The run page also shows whether its flow is paused; flow events are rare, so any of them reads it again.
+      return event.runId === spec.run || isFlowEvent(event);
   }
 }
 
-/** Whether the view's viewers also get each matching event itself (the run page lists them). */
-export function viewRelaysEvents(spec: ViewSpec): boolean {
-  return spec.view === 'run' || (spec.view === 'flow' && spec.run !== null);
+/** Whether the view's viewers also get the event itself: the run page lists its run's events as they arrive. */
+export function viewRelaysEvent(spec: ViewSpec, event: LiveEvent): boolean {
+  if (spec.view === 'run') return event.runId === spec.run;
+  if (spec.view === 'flow') return spec.run !== null && event.runId === spec.run;
+  return false;
 }
 
 /**

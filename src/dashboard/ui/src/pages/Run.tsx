@@ -18,7 +18,7 @@ import { useLiveView, useNow } from '../live';
 /** The run's history as its timestamps tell it, for the event list before live events arrive. */
 function recordedEvents(data: RunDetailData): LiveEvent[] {
   const { run } = data;
-  const base = { flowSlug: run.flowSlug, runId: run.runId, errorMessage: null };
+  const base = { flowSlug: run.flowSlug, runId: run.runId, errorMessage: null, skipReason: null, reason: null };
   const events: LiveEvent[] = [{ ...base, type: 'run:started', stepSlug: null, status: 'started', at: run.startedAt }];
   for (const step of data.steps) {
     if (step.startedAt) events.push({ ...base, type: 'step:started', stepSlug: step.slug, status: 'started', at: step.startedAt });
