@@ -166,7 +166,14 @@ function isDatabaseError(error: unknown): error is Error & { code: string } {
  */
 export async function runAction(db: SqlExecutor, action: ActionDefinition, body: unknown, capture: NoticeCapture): Promise<ActionResult> {
   const { target, reason } = readBody(action, body);
-  const [unavailable] = await availability(db, [action]);
+  let unavailable: Unavailable | null | undefined;
+  try {
+    [unavailable] = await availability(db, [action]);
+  } catch (error) {
+    // A role without any pgflow level cannot even look the function up.
+    if (isPermissionDenied(error)) throw forbidden(((await accessError(db, error, 'admin', `run "${action.label}"`)) as Error).message);
+    throw error;
+  }
   if (unavailable) throw new HttpError(unavailable.status, unavailable.reason);
 
   const values = action.takesReason ? [target, reason] : [target];

@@ -8,6 +8,7 @@
  */
 import type { SqlExecutor } from '../../core/connection.js';
 import type { LiveEvent, TimeWindow, ViewName } from '../api-types.js';
+import { asReader } from './access.js';
 import { badRequest, notFound } from './errors.js';
 import { readFlow } from './queries/flow.js';
 import { readOverview } from './queries/overview.js';
@@ -67,8 +68,15 @@ export function viewKey(spec: ViewSpec): string {
   }
 }
 
-/** Reads the view's data; a flow or run that does not exist is a 404. */
-export async function loadView(db: SqlExecutor, spec: ViewSpec): Promise<unknown> {
+/**
+ * Reads the view's data; a flow or run that does not exist is a 404, a role without pgflow's reader
+ * level a 403 that says so.
+ */
+export function loadView(db: SqlExecutor, spec: ViewSpec): Promise<unknown> {
+  return asReader(db, () => readView(db, spec));
+}
+
+async function readView(db: SqlExecutor, spec: ViewSpec): Promise<unknown> {
   switch (spec.view) {
     case 'overview':
       return readOverview(db, spec.window);
