@@ -2,9 +2,9 @@
  * Fills a database with many runs for the dashboard's measurements and plan
  * tests, in bulk (generate_series, a chunk per transaction), the way the
  * engine leaves them: time-ordered run ids (UUIDv7 of their start time)
- * spread over the last two days, most runs completed, some failed, some
- * still running, every step state and task consistent with its run (one task
- * per step), and optionally each finished task's message in the queue's
+ * spread over the last two days, most runs completed, some failed, a few
+ * cancelled, some still running, every step state and task consistent with
+ * its run (one task per step), and optionally each finished task's message in the queue's
  * archive, as completion leaves it.
  */
 import type pg from 'pg';
@@ -45,34 +45,38 @@ async function seedChunk(client: pg.ClientBase, options: SeedOptions, flow: stri
   const hours = options.hours ?? 48;
   await client.query('begin');
   try {
-    // Run n of `total` starts at an even spacing over the window; 5% fail, the newest 2% are still running.
+    // Run n of `total` starts at an even spacing over the window; 5% fail, 2% are cancelled, the newest 2% are still running.
     await client.query(
       `create temp table seed_runs on commit drop as
        select ${uuidV7At('t0')} as run_id, n, t0,
-              case when n > $3::int * 0.98 then 'started' when n % 20 = 7 then 'failed' else 'completed' end as status
+              case when n > $3::int * 0.98 then 'started' when n % 20 = 7 then 'failed' when n % 50 = 13 then 'cancelled' else 'completed' end as status
          from (select g as n, now() - make_interval(secs => $4::float8 * 3600 * (1 - g::float8 / $3::int)) as t0
                  from generate_series($1::int, $1::int + $2::int - 1) g) s`,
       [first, count, total, hours],
     );
     await client.query(
-      `insert into pgflow.runs (run_id, flow_slug, status, input, output, remaining_steps, started_at, completed_at, failed_at)
+      `insert into pgflow.runs (run_id, flow_slug, status, input, output, remaining_steps, started_at, completed_at, failed_at, cancelled_at, cancel_reason)
        select r.run_id, $1::text, r.status, jsonb_build_object('orderId', 'ord-' || r.n, 'customer', 'cus-' || (r.n % 1000), 'items', r.n % 7),
               case when r.status = 'completed' then jsonb_build_object('done', r.n) end,
-              case when r.status = 'started' then 1 else 0 end, r.t0,
+              case when r.status in ('started', 'cancelled') then 1 else 0 end, r.t0,
               case when r.status = 'completed' then r.t0 + interval '80 ms' end,
-              case when r.status = 'failed' then r.t0 + interval '50 ms' end
+              case when r.status = 'failed' then r.t0 + interval '50 ms' end,
+              case when r.status = 'cancelled' then r.t0 + interval '60 ms' end,
+              case when r.status = 'cancelled' then 'seeded cancellation' end
          from seed_runs r`,
       [flow],
     );
-    // The last step of a failed run failed; of a running run, is running; everything before it completed.
+    // The last step of a failed run failed; of a running run, is running; of a cancelled run, was cancelled while it
+    // ran; everything before it completed.
     await client.query(
       `insert into pgflow.step_states (flow_slug, run_id, step_slug, status, remaining_tasks, remaining_deps, initial_tasks,
-         created_at, started_at, completed_at, failed_at, error_message)
+         created_at, started_at, completed_at, failed_at, cancelled_at, error_message)
        select $1::text, r.run_id, s.step_slug, x.status,
-              case x.status when 'completed' then 0 when 'started' then 1 when 'failed' then 1 end,
+              case x.status when 'completed' then 0 else 1 end,
               0, 1, r.t0, r.t0 + s.step_index * interval '10 ms',
               case when x.status = 'completed' then r.t0 + (s.step_index + 1) * interval '10 ms' end,
               case when x.status = 'failed' then r.t0 + (s.step_index + 1) * interval '10 ms' end,
+              case when x.status = 'cancelled' then r.t0 + interval '60 ms' end,
               case when x.status = 'failed' then 'seeded failure' end
          from seed_runs r
          join pgflow.steps s on s.flow_slug = $1::text
@@ -82,13 +86,13 @@ async function seedChunk(client: pg.ClientBase, options: SeedOptions, flow: stri
     const archive = options.archive ? `pgmq."a_${flow.toLowerCase()}"` : null;
     const insertTasks = `
       insert into pgflow.step_tasks (flow_slug, run_id, step_slug, task_index, message_id, status, attempts_count, output, error_message,
-        queued_at, started_at, completed_at, failed_at)
+        queued_at, started_at, completed_at, failed_at, cancelled_at)
       select st.flow_slug, st.run_id, st.step_slug, 0, nextval(pg_get_serial_sequence($1::text, 'msg_id')), st.status, 1,
              case when st.status = 'completed' then '{"ok": true}'::jsonb end, st.error_message,
-             st.started_at, st.started_at, st.completed_at, st.failed_at
+             st.started_at, st.started_at, st.completed_at, st.failed_at, st.cancelled_at
         from pgflow.step_states st
        where st.run_id in (select run_id from seed_runs)
-      returning flow_slug, run_id, step_slug, task_index, message_id, queued_at, coalesce(completed_at, failed_at) as finished_at`;
+      returning flow_slug, run_id, step_slug, task_index, message_id, queued_at, coalesce(completed_at, failed_at, cancelled_at) as finished_at`;
     if (archive) {
       await client.query(
         `with tasks as (${insertTasks})

@@ -4,9 +4,12 @@
  * server (src/dashboard/server) and the browser code (src/dashboard/ui), so
  * both sides agree at compile time. Types only: nothing here runs.
  *
- * Times are ISO 8601 strings; statuses are plain strings, so statuses that
- * newer engine versions add (a `skipped` step, a `cancelled` run) pass
- * through unchanged.
+ * Times are ISO 8601 strings. Statuses are plain strings: runs are
+ * `started`, `completed`, `failed` or `cancelled`; step states `created`,
+ * `started`, `completed`, `failed`, `skipped` or `cancelled`; tasks `queued`,
+ * `started`, `completed`, `failed` or `cancelled`; a status a newer engine
+ * adds passes through unchanged. Columns an older pgflow install lacks
+ * (cancellation, pauses, skips) are read as null.
  */
 
 /** A JSON value cut to a readable size: `text` is pretty-printed JSON, at most `TRUNCATE_AT` characters. */
@@ -40,7 +43,7 @@ export interface PgflowInfo {
 export type TimeWindow = 'hour' | 'day';
 
 export interface RunCountsByStatus {
-  /** Keyed by run status (`started`, `completed`, `failed`, and any status a newer engine adds). */
+  /** Keyed by run status (`started`, `completed`, `failed`, `cancelled`, and any status a newer engine adds). */
   [status: string]: number;
 }
 
@@ -58,13 +61,18 @@ export interface QueueStats {
 export interface FlowOverview {
   slug: string;
   steps: number;
+  /** When the flow was paused (pgflow.pause_flow): workers start none of its tasks until it is resumed. */
+  pausedAt: string | null;
   /** Runs with status `started`, whenever they started. */
   running: number;
   /** Runs started within the window, by their current status. */
   windowCounts: RunCountsByStatus;
   /** One entry per bucket of `OverviewData.buckets`: runs started in it, by current status. */
   chart: RunCountsByStatus[];
-  /** Failed ÷ finished (completed + failed) runs started within the window; null when none finished. */
+  /**
+   * Failed ÷ (completed + failed) runs started within the window; null when none finished. Cancelled
+   * runs were stopped on purpose and count as neither.
+   */
   failureRate: number | null;
   /** Tasks completed per second over the last minute (from the queue's archive). */
   tasksPerSecond: number | null;
@@ -112,12 +120,28 @@ export interface StepDefinition {
     timeout: number | null;
     startDelay: number | null;
   };
+  /**
+   * The step's condition and what happens when it is not met or its task fails its last attempt
+   * (see `pgflow.add_step`); null on a database whose pgflow has no conditions.
+   */
+  condition: {
+    /** Run only when the step's input contains this JSON. */
+    requiredInputPattern: unknown;
+    /** Run only when the step's input does not contain this JSON. */
+    forbiddenInputPattern: unknown;
+    /** `skip`, `skip-cascade` or `fail`. */
+    whenUnmet: string;
+    /** `fail`, `skip` or `skip-cascade`. */
+    whenExhausted: string;
+  } | null;
 }
 
 export interface FlowDefinition {
   slug: string;
   options: { maxAttempts: number; baseDelay: number; timeout: number };
   createdAt: string;
+  /** When the flow was paused; null while it runs. */
+  pausedAt: string | null;
   steps: StepDefinition[];
 }
 
@@ -128,14 +152,20 @@ export interface RunSummary {
   startedAt: string;
   completedAt: string | null;
   failedAt: string | null;
+  cancelledAt: string | null;
   remainingSteps: number;
 }
+
+/** Why a step was skipped: `condition_unmet`, `handler_failed` (its task failed its last attempt) or `dependency_skipped`. */
+export type SkipReasonText = string;
 
 export interface StepStatusSummary {
   slug: string;
   status: string;
   remainingTasks: number | null;
   initialTasks: number | null;
+  /** Set when the step is `skipped`. */
+  skipReason: SkipReasonText | null;
 }
 
 export interface FlowData {
@@ -177,6 +207,11 @@ export interface StepStateDetail {
   startedAt: string | null;
   completedAt: string | null;
   failedAt: string | null;
+  skippedAt: string | null;
+  /** Set when the step is `skipped`. */
+  skipReason: SkipReasonText | null;
+  cancelledAt: string | null;
+  /** The step's error; for a step skipped after its task failed, that task's last error. */
   errorMessage: string | null;
 }
 
@@ -189,6 +224,7 @@ export interface TaskDetail {
   startedAt: string | null;
   completedAt: string | null;
   failedAt: string | null;
+  cancelledAt: string | null;
   errorMessage: string | null;
   lastWorkerId: string | null;
   output: JsonPreview | null;
@@ -197,7 +233,7 @@ export interface TaskDetail {
 }
 
 export interface RunDetailData {
-  run: RunSummary & { input: JsonPreview; output: JsonPreview | null };
+  run: RunSummary & { input: JsonPreview; output: JsonPreview | null; cancelReason: string | null };
   flow: FlowDefinition;
   steps: StepStateDetail[];
   tasks: TaskDetail[];
@@ -213,25 +249,44 @@ export interface ActionInfo {
   label: string;
   /** What the action applies to. */
   target: 'run' | 'flow';
-  /** The SQL function it calls, e.g. `pgflow.cancel_run(uuid)`. */
+  /**
+   * The states of the target the action applies to: run statuses (`started` for cancel,
+   * `failed` and `cancelled` for retry), or `running` / `paused` for a flow.
+   */
+  appliesTo: string[];
+  /** The SQL function it calls, e.g. `pgflow.cancel_run(uuid, text)`. */
   sqlFunction: string;
-  /** Whether the function exists in this database. */
+  /** Whether the function exists in this database and the dashboard's database role may call it. */
   available: boolean;
+  /** Why the action is not available (null when it is). */
+  unavailableReason: string | null;
 }
 
 export interface ActionsData {
+  /** Whether the handler was created with `allowActions`. */
   enabled: boolean;
   actions: ActionInfo[];
 }
 
+/** What an action's POST answers: the target as the engine left it. */
+export type ActionResult =
+  | { ok: true; result: { runId: string; status: string } }
+  | { ok: true; result: { flowSlug: string; pausedAt: string | null } };
+
 /** An engine event as relayed to the browser. */
 export interface LiveEvent {
+  /** `run:started`, `step:skipped`, `run:cancelled`, `flow:paused`, … as the engine names it. */
   type: string;
   flowSlug: string;
-  runId: string;
+  /** null for an event about a flow (`flow:paused`, `flow:resumed`). */
+  runId: string | null;
   stepSlug: string | null;
   status: string | null;
   errorMessage: string | null;
+  /** `step:skipped`: why. */
+  skipReason: SkipReasonText | null;
+  /** `run:cancelled`: the reason given to pgflow.cancel_run. */
+  reason: string | null;
   /** When the engine sent it. */
   at: string;
 }

@@ -1,9 +1,10 @@
 /**
  * The dashboard's handler over HTTP against a real database: the JSON each
  * page reads (overview, flow, runs list with its filters and keyset pages,
- * run with retries, map-step tasks and cut-short values), the pages and
- * their 404s, the assets, the security headers, the mount path, and the
- * options it refuses.
+ * run with retries, a real map step's tasks, skipped steps with their
+ * reasons, a cancelled run, a paused flow, and cut-short values), the pages
+ * and their 404s, the assets, the security headers, the mount path, and the
+ * options it refuses. Every run is driven by the engine's own functions.
  */
 import { randomUUID } from 'node:crypto';
 import { IncomingMessage, ServerResponse } from 'node:http';
@@ -11,7 +12,7 @@ import { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FlowData, OverviewData, RunDetailData, RunsListData } from '../../src/dashboard/api-types.js';
 import { createDashboard } from '../../src/dashboard/index.js';
-import { completeTask, defineFlow, failTask, startFlow, takeTask, type Db } from '../engine/support.js';
+import { completeTask, defineFlow, failTask, newWorkerId, startFlow, startTasks, takeTask, type Db } from '../engine/support.js';
 import { useTestDatabase } from '../support/database.js';
 import { getJson, getText, serveTestDashboard, type TestDashboard } from './support.js';
 
@@ -26,6 +27,8 @@ interface Fixture {
   otherRuns: string[];
   failedRun: string;
   mapRun: string;
+  skippedRun: string;
+  cancelledRun: string;
   bigOutput: { text: string };
 }
 let fixture: Fixture;
@@ -44,10 +47,18 @@ beforeAll(async () => {
     steps: [{ slug: 'start' }, { slug: 'branch_a', deps: ['start'] }, { slug: 'branch_b', deps: ['start'], timeout: 7 }, { slug: 'join', deps: ['branch_a', 'branch_b'] }],
   });
   await defineFlow(db, 'other', { maxAttempts: 1, steps: ['only'] });
-  // A map step as the engine's map support writes it: step_type 'map', several tasks (task_index 0..n-1).
-  await defineFlow(db, 'mapped', { steps: ['split'] });
-  await db.query(`insert into pgflow.steps (flow_slug, step_slug, step_type, step_index, deps_count) values ('mapped', 'each', 'map', 1, 1)`);
-  await db.query(`insert into pgflow.deps (flow_slug, dep_slug, step_slug) values ('mapped', 'split', 'each')`);
+  // A map over the output of split: one task per element.
+  await defineFlow(db, 'mapped', { steps: ['split', { slug: 'each', deps: ['split'], stepType: 'map' }] });
+  // Conditions: review runs only for risky orders and takes notify_reviewer with it when skipped; enrich is best effort.
+  await defineFlow(db, 'gated', {
+    steps: [
+      'classify',
+      { slug: 'review', deps: ['classify'], if: { classify: { risk: 'high' } }, whenUnmet: 'skip-cascade' },
+      { slug: 'notify_reviewer', deps: ['review'] },
+      { slug: 'enrich', deps: ['classify'], maxAttempts: 1, whenExhausted: 'skip' },
+      { slug: 'ship', deps: ['classify', 'enrich'] },
+    ],
+  });
 
   const ordersRuns: string[] = [];
   for (let n = 1; n <= 6; n++) ordersRuns.push((await startFlow(db, 'orders', { n, customer: `c${n % 2}` })).run_id);
@@ -64,19 +75,26 @@ beforeAll(async () => {
   await takeTask(db, 'other', failedRun, 'only');
   await failTask(db, failedRun, 'only', 'boom');
 
+  // split returns three items, so the map queues three tasks; the first of them completes.
   const mapRun = (await startFlow(db, 'mapped', {})).run_id;
-  await db.query(
-    `update pgflow.step_states set status = 'started', started_at = clock_timestamp(), initial_tasks = 3, remaining_tasks = 2, remaining_deps = 0
-      where run_id = $1 and step_slug = 'each'`,
-    [mapRun],
-  );
-  await db.query(
-    `insert into pgflow.step_tasks (flow_slug, run_id, step_slug, task_index, status, attempts_count, output, queued_at, started_at, completed_at)
-     select 'mapped', $1::uuid, 'each', i, case when i = 0 then 'completed' else 'queued' end, case when i = 0 then 1 else 0 end,
-            case when i = 0 then '{"item": 0}'::jsonb end, clock_timestamp(), case when i = 0 then clock_timestamp() end, case when i = 0 then clock_timestamp() end
-       from generate_series(0, 2) i`,
-    [mapRun],
-  );
+  await takeTask(db, 'mapped', mapRun, 'split');
+  await completeTask(db, mapRun, 'split', ['a', 'b', 'c']);
+  const [first] = await db.query<{ message_id: string }>(`select message_id from pgflow.step_tasks where run_id = $1 and step_slug = 'each' and task_index = 0`, [mapRun]);
+  expect(await startTasks(db, 'mapped', [first!.message_id], newWorkerId())).toMatchObject([{ step_slug: 'each', task_index: 0, input: 'a' }]);
+  await completeTask(db, mapRun, 'each', { item: 0 }, 0);
+
+  // A low-risk order: review is skipped (and notify_reviewer with it), enrich fails its only attempt and is skipped, ship runs.
+  const skippedRun = (await startFlow(db, 'gated', { order: 1 })).run_id;
+  await takeTask(db, 'gated', skippedRun, 'classify');
+  await completeTask(db, skippedRun, 'classify', { risk: 'low' });
+  await takeTask(db, 'gated', skippedRun, 'enrich');
+  await failTask(db, skippedRun, 'enrich', 'the enrichment service is down');
+  await takeTask(db, 'gated', skippedRun, 'ship');
+  await completeTask(db, skippedRun, 'ship', { shipped: true });
+  // Cancelled while its first task waits in the queue.
+  const cancelledRun = (await startFlow(db, 'gated', { order: 2 })).run_id;
+  await db.query(`select * from pgflow.cancel_run($1::uuid, $2::text)`, [cancelledRun, 'the customer changed the order']);
+  await db.query(`select pgflow.pause_flow('other')`);
 
   // Workers: one live, one stale, one stopped.
   await db.query(`select pgflow.register_worker($1::uuid, 'orders', 'live-worker')`, [randomUUID()]);
@@ -87,7 +105,7 @@ beforeAll(async () => {
   await db.query(`select pgflow.register_worker($1::uuid, 'orders', 'stopped-worker')`, [stopped]);
   await db.query(`select pgflow.stop_worker($1::uuid)`, [stopped]);
 
-  fixture = { ordersRuns, completedRun, retriedRun, otherRuns, failedRun, mapRun, bigOutput };
+  fixture = { ordersRuns, completedRun, retriedRun, otherRuns, failedRun, mapRun, skippedRun, cancelledRun, bigOutput };
   dashboard = await serveTestDashboard({ pool: db.pool });
 });
 
@@ -102,11 +120,16 @@ describe('the overview', () => {
     expect(body.pgflow.installed).toBe(body.pgflow.supported);
     expect(body.window).toBe('hour');
     expect(body.buckets).toHaveLength(12);
-    expect(body.flows.map((flow) => flow.slug)).toEqual(['mapped', 'orders', 'other']);
+    expect(body.flows.map((flow) => flow.slug)).toEqual(['gated', 'mapped', 'orders', 'other']);
     const orders = body.flows.find((flow) => flow.slug === 'orders')!;
     const other = body.flows.find((flow) => flow.slug === 'other')!;
-    expect(orders).toMatchObject({ steps: 4, running: 5, windowCounts: { started: 5, completed: 1 }, failureRate: 0 });
+    const gated = body.flows.find((flow) => flow.slug === 'gated')!;
+    expect(orders).toMatchObject({ steps: 4, running: 5, windowCounts: { started: 5, completed: 1 }, failureRate: 0, pausedAt: null });
     expect(other).toMatchObject({ steps: 1, running: 2, windowCounts: { started: 2, failed: 1 }, failureRate: 1 });
+    // A cancelled run is counted under its status, and as neither success nor failure.
+    expect(gated).toMatchObject({ steps: 5, running: 0, windowCounts: { completed: 1, cancelled: 1 }, failureRate: 0 });
+    const [paused] = await db.query<{ paused_at: Date }>(`select paused_at from pgflow.flows where flow_slug = 'other'`);
+    expect(other.pausedAt).toBe(paused!.paused_at.toISOString());
     // Every run started within the last few seconds lands in the last bucket.
     expect(orders.chart.at(-1)).toEqual({ started: 5, completed: 1 });
     expect(orders.chart.slice(0, -1).every((bucket) => Object.keys(bucket).length === 0)).toBe(true);
@@ -162,10 +185,27 @@ describe('a flow', () => {
     // A run of another flow is not selected.
     expect((await getJson<FlowData>(api(`flows/orders?run=${fixture.failedRun}`))).body.selectedRun).toBeNull();
     const mapped = await getJson<FlowData>(api('flows/mapped'));
-    expect(mapped.body.flow.steps.map((step) => [step.slug, step.type])).toEqual([
-      ['split', 'single'],
-      ['each', 'map'],
+    expect(mapped.body.flow.steps.map((step) => [step.slug, step.type, step.dependsOn])).toEqual([
+      ['split', 'single', []],
+      ['each', 'map', ['split']],
     ]);
+    expect(mapped.body.flow.pausedAt).toBeNull();
+    expect((await getJson<FlowData>(api('flows/other'))).body.flow.pausedAt).toEqual(expect.any(String));
+  });
+
+  it('gives each step’s condition, and the skip reasons of a selected run', async () => {
+    const { body } = await getJson<FlowData>(api(`flows/gated?run=${fixture.skippedRun}`));
+    const conditions = Object.fromEntries(body.flow.steps.map((step) => [step.slug, step.condition]));
+    expect(conditions.review).toEqual({ requiredInputPattern: { classify: { risk: 'high' } }, forbiddenInputPattern: null, whenUnmet: 'skip-cascade', whenExhausted: 'fail' });
+    expect(conditions.enrich).toEqual({ requiredInputPattern: null, forbiddenInputPattern: null, whenUnmet: 'skip', whenExhausted: 'skip' });
+    const steps = Object.fromEntries(body.selectedRun!.steps.map((step) => [step.slug, [step.status, step.skipReason]]));
+    expect(steps).toEqual({
+      classify: ['completed', null],
+      review: ['skipped', 'condition_unmet'],
+      notify_reviewer: ['skipped', 'dependency_skipped'],
+      enrich: ['skipped', 'handler_failed'],
+      ship: ['completed', null],
+    });
   });
 
   it('answers 404 with a message for a flow that does not exist', async () => {
@@ -176,7 +216,7 @@ describe('a flow', () => {
 
 describe('the runs list', () => {
   const ids = (body: RunsListData) => body.runs.map((run) => run.runId);
-  const allRuns = () => [...fixture.ordersRuns, ...fixture.otherRuns, fixture.mapRun].sort().reverse();
+  const allRuns = () => [...fixture.ordersRuns, ...fixture.otherRuns, fixture.mapRun, fixture.skippedRun, fixture.cancelledRun].sort().reverse();
 
   it('lists runs newest first and filters by flow and status', async () => {
     expect(ids((await getJson<RunsListData>(api('runs'))).body)).toEqual(allRuns());
@@ -184,6 +224,9 @@ describe('the runs list', () => {
     expect(ids((await getJson<RunsListData>(api('runs?status=failed'))).body)).toEqual([fixture.failedRun]);
     expect(ids((await getJson<RunsListData>(api('runs?flow=orders&status=completed'))).body)).toEqual([fixture.completedRun]);
     expect(ids((await getJson<RunsListData>(api('runs?flow=other&status=completed'))).body)).toEqual([]);
+    const cancelled = (await getJson<RunsListData>(api('runs?status=cancelled'))).body;
+    expect(ids(cancelled)).toEqual([fixture.cancelledRun]);
+    expect(cancelled.runs[0]).toMatchObject({ status: 'cancelled', completedAt: null, failedAt: null, cancelledAt: expect.any(String) });
   });
 
   it('pages through every run with a keyset cursor, without gaps or repeats', async () => {
@@ -219,7 +262,7 @@ describe('the runs list', () => {
   it('answers 400 with a message for malformed filters', async () => {
     const error = async (query: string) => (await getJson<{ error: string }>(api(`runs?${query}`))).body.error;
     expect((await getJson(api('runs?status=x%27y'))).status).toBe(400);
-    expect(await error('status=x%27y')).toBe(`status must be a run status such as started, completed or failed (got "x'y")`);
+    expect(await error('status=x%27y')).toBe(`status must be a run status: started, completed, failed or cancelled (got "x'y")`);
     expect(await error('from=yesterday')).toBe('from must be a date and time such as 2026-01-31T14:00:00Z (got "yesterday")');
     expect(await error('from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z')).toBe('from must be earlier than to');
     expect(await error('before=123')).toBe('before must be a run id (got "123")');
@@ -281,6 +324,32 @@ describe('a run', () => {
       [2, 'queued'],
     ]);
     expect(body.steps.find((step) => step.slug === 'each')).toMatchObject({ status: 'started', initialTasks: 3, remainingTasks: 2 });
+    expect(JSON.parse(body.tasks.find((task) => task.stepSlug === 'each' && task.taskIndex === 0)!.output!.text)).toEqual({ item: 0 });
+  });
+
+  it('shows skipped steps with their reasons, and the last error of a step skipped after its task failed', async () => {
+    const { body } = await getJson<RunDetailData>(api(`runs/${fixture.skippedRun}`));
+    expect(body.run).toMatchObject({ status: 'completed', cancelledAt: null, cancelReason: null });
+    const steps = Object.fromEntries(body.steps.map((step) => [step.slug, step]));
+    expect(steps.review).toMatchObject({ status: 'skipped', skipReason: 'condition_unmet', startedAt: null, errorMessage: null, skippedAt: expect.any(String) });
+    expect(steps.notify_reviewer).toMatchObject({ status: 'skipped', skipReason: 'dependency_skipped' });
+    expect(steps.enrich).toMatchObject({ status: 'skipped', skipReason: 'handler_failed', errorMessage: 'the enrichment service is down' });
+    expect(steps.ship).toMatchObject({ status: 'completed', skipReason: null, skippedAt: null });
+    expect(body.tasks.map((task) => [task.stepSlug, task.status])).toEqual([
+      ['classify', 'completed'],
+      ['enrich', 'failed'],
+      ['ship', 'completed'],
+    ]);
+    expect(JSON.parse(body.run.output!.text)).toEqual({ ship: { shipped: true } });
+  });
+
+  it('shows a cancelled run with its reason, and its cancelled steps and task', async () => {
+    const { body } = await getJson<RunDetailData>(api(`runs/${fixture.cancelledRun}`));
+    const [row] = await db.query<{ cancelled_at: Date }>(`select cancelled_at from pgflow.runs where run_id = $1`, [fixture.cancelledRun]);
+    expect(body.run).toMatchObject({ status: 'cancelled', cancelledAt: row!.cancelled_at.toISOString(), cancelReason: 'the customer changed the order', completedAt: null, failedAt: null });
+    expect(body.steps.map((step) => step.status)).toEqual(['cancelled', 'cancelled', 'cancelled', 'cancelled', 'cancelled']);
+    expect(body.steps.filter((step) => step.cancelledAt === null)).toEqual([]);
+    expect(body.tasks).toMatchObject([{ stepSlug: 'classify', status: 'cancelled', startedAt: null, cancelledAt: expect.any(String), visibleAt: null }]);
   });
 
   it('answers 404 with a message for a malformed or unknown run id', async () => {

@@ -2,8 +2,8 @@
  * The dashboard mounted in apps, as the examples in examples/dashboard/ do
  * it: in Express, in Fastify, and served on its own with node:http
  * (serveDashboard, what the CLI runs). Through each: the page under the
- * mount path, the JSON API, a live stream that follows a new run, and an
- * action POST whose body reaches the dashboard.
+ * mount path, the JSON API, a live stream that follows a new run, and action
+ * POSTs whose body reaches the dashboard (pausing and resuming a flow).
  */
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
@@ -95,16 +95,21 @@ describe.each(Object.keys(apps))('the dashboard in %s', (name) => {
     }
   });
 
-  it("passes an action's JSON body to the dashboard", async () => {
+  it("passes an action's JSON body to the dashboard, which runs it", async () => {
     const page = await getText(mounted.url);
     const token = (JSON.parse(page.body.match(/<meta name="pgflow-dashboard" content="([^"]*)">/)![1]!.replace(/&#34;/g, '"')) as { csrfToken: string }).csrfToken;
-    const response = await fetch(`${mounted.url}api/actions/pause-flow`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-pgflow-csrf': token, cookie: page.headers.get('set-cookie')!.split(';')[0]! },
-      body: JSON.stringify({ flowSlug: 'mounted' }),
-    });
-    // The body was read (a missing one is a 400): the database has no pause_flow yet.
-    expect(response.status).toBe(409);
-    expect(await response.json()).toEqual({ error: 'pgflow.pause_flow(text) does not exist in this database: "Pause flow" becomes available once the installed pgflow version has it' });
+    const action = (name: string) =>
+      fetch(`${mounted.url}api/actions/${name}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-pgflow-csrf': token, cookie: page.headers.get('set-cookie')!.split(';')[0]! },
+        body: JSON.stringify({ flowSlug: 'mounted' }),
+      });
+    // The body was read (a missing one is a 400) and named the flow that was paused.
+    const paused = await action('pause-flow');
+    expect(paused.status).toBe(200);
+    const [row] = await db.query<{ paused_at: Date }>(`select paused_at from pgflow.flows where flow_slug = 'mounted'`);
+    expect(await paused.json()).toEqual({ ok: true, result: { flowSlug: 'mounted', pausedAt: row!.paused_at.toISOString() } });
+    expect((await action('resume-flow')).status).toBe(200);
+    expect(await db.query(`select paused_at from pgflow.flows where flow_slug = 'mounted'`)).toEqual([{ paused_at: null }]);
   });
 });

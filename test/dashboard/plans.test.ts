@@ -6,15 +6,17 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { seedDashboardData, seedFlowSlug } from '../../bench/dashboard-seed.js';
-import { FLOW_SQL, RECENT_RUNS_SQL, STEP_STATUSES_SQL } from '../../src/dashboard/server/queries/flow.js';
+import { flowSql, recentRunsSql, stepStatusesSql } from '../../src/dashboard/server/queries/flow.js';
 import { RUNNING_SQL, WINDOW_SQL, windowStart } from '../../src/dashboard/server/queries/overview.js';
 import { runIdLowerBound } from '../../src/dashboard/server/queries/run-id-bounds.js';
-import { RUN_SQL } from '../../src/dashboard/server/queries/run.js';
-import { parseRunsQuery, runsListSql } from '../../src/dashboard/server/queries/runs-list.js';
+import { runSql } from '../../src/dashboard/server/queries/run.js';
+import { parseRunsQuery, runsListSql as runsListSqlFor } from '../../src/dashboard/server/queries/runs-list.js';
+import { CURRENT_FEATURES } from '../../src/dashboard/server/queries/schema-features.js';
 import { useTestDatabase } from '../support/database.js';
 
 const db = useTestDatabase();
 const RUNS = 100_000;
+const runsListSql = (query: ReturnType<typeof parseRunsQuery>) => runsListSqlFor(query, CURRENT_FEATURES);
 
 interface PlanNode {
   'Node Type': string;
@@ -65,6 +67,8 @@ beforeAll(async () => {
     `select (select count(*) from pgflow.runs)::int as runs, (select count(*) from pgflow.step_states)::int as states, (select count(*) from pgflow.step_tasks)::int as tasks`,
   );
   expect(counts).toEqual({ runs: RUNS, states: RUNS, tasks: RUNS });
+  const statuses = await db.query<{ status: string }>(`select distinct status from pgflow.runs order by status`);
+  expect(statuses.map((row) => row.status)).toEqual(['cancelled', 'completed', 'failed', 'started']);
   [{ run_id: someRun }] = await db.query<{ run_id: string }>(`select run_id from pgflow.runs where status = 'failed' order by run_id desc limit 1`) as [{ run_id: string }];
   [{ run_id: middleRun }] = await db.query<{ run_id: string }>(`select run_id from pgflow.runs order by run_id offset 50000 limit 1`) as [{ run_id: string }];
 }, 240_000);
@@ -74,6 +78,7 @@ describe(`with ${RUNS.toLocaleString('en')} runs`, () => {
     'no filter': {},
     'a flow': { flow: seedFlowSlug(2) },
     'failed runs': { status: 'failed' },
+    'cancelled runs of a flow': { status: 'cancelled', flow: seedFlowSlug(3) },
     'running runs of a flow': { status: 'started', flow: seedFlowSlug(0) },
     'completed runs': { status: 'completed' },
     'the last hour': { from: new Date(Date.now() - 3_600_000).toISOString() },
@@ -95,15 +100,15 @@ describe(`with ${RUNS.toLocaleString('en')} runs`, () => {
   });
 
   it('the run page reads the run, its step states and its tasks by primary key', async () => {
-    const found = await reads(RUN_SQL, [someRun]);
+    const found = await reads(runSql(CURRENT_FEATURES), [someRun]);
     expectIndexReads(found);
     expect(new Set(found.map(([, table, index]) => `${table}:${index}`))).toEqual(new Set(['runs:runs_pkey', 'step_states:step_states_pkey', 'step_tasks:step_tasks_pkey']));
-    expect(await reads(FLOW_SQL, [seedFlowSlug(0)])).toEqual([]);
+    expect(await reads(flowSql(CURRENT_FEATURES), [seedFlowSlug(0)])).toEqual([]);
   });
 
   it('the flow page and the overview read runs by index', async () => {
-    expectIndexReads(await reads(RECENT_RUNS_SQL, [seedFlowSlug(3)]));
-    expectIndexReads(await reads(STEP_STATUSES_SQL, [someRun]));
+    expectIndexReads(await reads(recentRunsSql(CURRENT_FEATURES), [seedFlowSlug(3)]));
+    expectIndexReads(await reads(stepStatusesSql(CURRENT_FEATURES), [someRun]));
     expectIndexReads(await reads(RUNNING_SQL));
     // The last hour's runs through the primary key. (The seeded runs span two days, so the day window
     // covers half the table, which PostgreSQL rightly reads in one sequential pass.)

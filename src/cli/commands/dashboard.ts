@@ -2,11 +2,14 @@
  * `pgflow-orm dashboard`: serves the web dashboard (src/dashboard) for a
  * database until SIGINT or SIGTERM. It binds to 127.0.0.1 unless `--host`
  * says otherwise, and offers run-control actions only with
- * `--allow-actions`, and then only to requests from this machine.
+ * `--allow-actions`, and then only to requests from this machine. Its
+ * database role needs pgflow's reader access level, and the admin level for
+ * the actions; what it lacks is said at start-up.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Command } from 'commander';
 import pg from 'pg';
+import { accessError, isPermissionDenied } from '../../core/access.js';
 import { toExecutor } from '../../core/connection.js';
 import { consoleLogger } from '../../flow/logger.js';
 import { CliError, resolveDatabaseUrl, type CliCommand } from '../command.js';
@@ -39,7 +42,7 @@ export const dashboardCommand: CliCommand = {
       .option('--database-url <url>', 'the database (default: DATABASE_URL)')
       .option('-p, --port <n>', 'port to listen on (0: any free port)', wholeNumber(0), 4000)
       .option('--host <address>', 'address to bind; the default serves this machine only', '127.0.0.1')
-      .option('--allow-actions', 'offer cancel / retry / pause / resume where the database has them, to requests from this machine only')
+      .option('--allow-actions', "offer cancel / retry / pause / resume (the database role needs pgflow's admin level), to requests from this machine only")
       .addHelpText(
         'after',
         [
@@ -52,6 +55,7 @@ export const dashboardCommand: CliCommand = {
       .action(async (options: DashboardCommandOptions) => {
         // Loaded here, so that the other commands start without the dashboard's modules.
         const { readPgflowInfo } = await import('../../dashboard/server/queries/pgflow-info.js');
+        const { readActions } = await import('../../dashboard/server/actions.js');
         const { isLoopback, serveDashboard } = await import('../../dashboard/server/serve.js');
         /** A request from this machine: the only ones allowed to run actions from the CLI's dashboard. */
         const fromThisMachine = (req: IncomingMessage) => isLoopback(req.socket.remoteAddress?.replace(/^::ffff:/, '') ?? '');
@@ -63,8 +67,18 @@ export const dashboardCommand: CliCommand = {
           throw connectionProblem(error, url);
         }
         let installed: string | null;
+        /** Why actions cannot run with this role or database, when they are allowed. */
+        let unavailable: string[] = [];
         try {
-          installed = (await readPgflowInfo(toExecutor(client))).installed;
+          const executor = toExecutor(client);
+          installed = (await readPgflowInfo(executor)).installed;
+          if (installed !== null && options.allowActions) {
+            const actions = await readActions(executor, true);
+            unavailable = [...new Set(actions.actions.map((action) => action.unavailableReason).filter((reason): reason is string => reason !== null))];
+          }
+        } catch (error) {
+          if (!isPermissionDenied(error)) throw error;
+          throw new CliError(((await accessError(client, error, 'reader', 'read what the dashboard shows')) as Error).message);
         } finally {
           await client.end().catch(() => {});
         }
@@ -84,6 +98,7 @@ export const dashboardCommand: CliCommand = {
         });
         console.log(`pgflow dashboard: ${dashboard.url}`);
         console.log(`  database ${redactUrl(url)}, pgflow ${installed}${options.allowActions ? '; actions allowed from this machine' : ''}`);
+        for (const reason of unavailable) console.log(`  actions unavailable: ${reason}`);
         if (!isLoopback(options.host)) console.log(`  warning: listening on ${options.host}, so other machines can reach it; the dashboard has no login of its own`);
         console.log('  Ctrl-C stops it');
         const signal = await untilSignal();

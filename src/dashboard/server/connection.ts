@@ -6,6 +6,8 @@
  * updates need one dedicated connection for LISTEN, taken from the pool, the
  * connection string, or postgres.js. A Kysely instance or a single pg.Client
  * cannot provide one, so those need `pool` or `connectionString` as well.
+ * Actions run on a connection whose notices are collected when there is a
+ * node-postgres pool (the engine explains why it changed nothing in a notice).
  */
 import pg from 'pg';
 import { toExecutor, type PgflowConnection, type SqlExecutor } from '../../core/connection.js';
@@ -18,9 +20,16 @@ export interface ConnectionOptions {
   connectionString?: string;
 }
 
+/**
+ * Runs `run` on a connection and collects the notices PostgreSQL sends meanwhile (none where the driver
+ * does not hand them over per connection).
+ */
+export type NoticeCapture = <T>(run: (db: SqlExecutor) => Promise<T>) => Promise<{ value: T; notices: string[] }>;
+
 export interface DashboardDatabase {
   executor: SqlExecutor;
   notifications: NotificationSource;
+  withNotices: NoticeCapture;
   /** Ends what the dashboard opened itself (never the app's own pool or db). */
   close(): Promise<void>;
 }
@@ -49,12 +58,14 @@ export function openDashboardDatabase(options: ConnectionOptions, logger: Logger
   const postgresJs = asPostgresJs(options.db) ?? asPostgresJs(isObject(options.db) ? options.db.$client : undefined);
 
   let executor: SqlExecutor;
+  let noticePool: pg.Pool | undefined = pool;
   if (options.db !== undefined) executor = toExecutor(options.db);
   else if (pool) executor = toExecutor(pool);
   else {
     ownPool = new pg.Pool({ connectionString: options.connectionString, max: 4, application_name: 'pgflow-orm dashboard' });
     ownPool.on('error', (error) => logger.warn('an idle dashboard connection failed', { error: error.message }));
     executor = toExecutor(ownPool);
+    noticePool = ownPool;
   }
 
   let notifications: NotificationSource;
@@ -68,9 +79,27 @@ export function openDashboardDatabase(options: ConnectionOptions, logger: Logger
     );
   }
 
+  const withNotices: NoticeCapture = async (run) => {
+    if (!noticePool) return { value: await run(executor), notices: [] };
+    const client = await noticePool.connect();
+    const notices: string[] = [];
+    const onNotice = (notice: { message?: string }) => {
+      if (notice.message) notices.push(notice.message);
+    };
+    client.on('notice', onNotice);
+    try {
+      // The notices of a statement arrive before its result, so they are all in by now.
+      return { value: await run(toExecutor(client)), notices };
+    } finally {
+      client.off('notice', onNotice);
+      client.release();
+    }
+  };
+
   return {
     executor,
     notifications,
+    withNotices,
     async close() {
       await notifications.close();
       await ownPool?.end();

@@ -15,6 +15,7 @@ import type { PgflowConnection } from '../../core/connection.js';
 import { silentLogger, type Logger } from '../../flow/logger.js';
 import { packageVersion } from '../../migrations/index.js';
 import type { DashboardConfig } from '../api-types.js';
+import { asReader } from './access.js';
 import { findAction, readActions, runAction } from './actions.js';
 import { DashboardAssets } from './assets.js';
 import { openDashboardDatabase } from './connection.js';
@@ -22,9 +23,8 @@ import { CsrfTokens } from './csrf.js';
 import { badRequest, forbidden, HttpError, notFound } from './errors.js';
 import { LiveHub } from './live.js';
 import { readFlowDefinition } from './queries/flow.js';
-import { readOverview } from './queries/overview.js';
-import { checkRunId, parseValuePart, readRun, readRunValue } from './queries/run.js';
-import { parseRunsQuery, readRunsList } from './queries/runs-list.js';
+import { checkRunId, parseValuePart, readRunValue } from './queries/run.js';
+import { parseRunsQuery } from './queries/runs-list.js';
 import { securityHeaders, sendError, sendJson, sendText } from './respond.js';
 import { matchRoute, type Route } from './routes.js';
 import { loadView, parseViewSpec, parseWindow } from './views.js';
@@ -45,7 +45,10 @@ export interface DashboardOptions {
   db?: PgflowConnection;
   /** The path the handler is mounted under, e.g. `/admin/pgflow` (default: the root). */
   basePath?: string;
-  /** Offer run-control actions (cancel, retry, pause, resume) where the database has them. Needs `authorize`. Default false. */
+  /**
+   * Offer run-control actions (cancel, retry, pause, resume) where the database has them and the
+   * dashboard's database role may call them (pgflow's admin level). Needs `authorize`. Default false.
+   */
   allowActions?: boolean;
   /**
    * Decides whether a request may see the dashboard (`{ kind: 'view' }`) or run an action
@@ -170,28 +173,30 @@ export function createDashboard(options: DashboardOptions): DashboardHandler {
   async function serveApi(req: IncomingMessage, res: ServerResponse, route: Extract<Route, { kind: 'api' }>, params: URLSearchParams): Promise<void> {
     switch (route.api) {
       case 'overview':
-        return sendJson(res, 200, await readOverview(db, parseWindow(params.get('window'))));
+        return sendJson(res, 200, await loadView(db, { view: 'overview', window: parseWindow(params.get('window')) }));
       case 'flow': {
         const run = params.get('run');
         return sendJson(res, 200, await loadView(db, { view: 'flow', flow: route.flow, run: run ? checkRunId(run) : null }));
       }
       case 'runs':
-        return sendJson(res, 200, await readRunsList(db, parseRunsQuery(params)));
+        return sendJson(res, 200, await loadView(db, { view: 'runs', query: parseRunsQuery(params) }));
       case 'run':
-        return sendJson(res, 200, await readRun(db, route.runId));
-      case 'value':
-        return sendJson(res, 200, { text: await readRunValue(db, route.runId, parseValuePart(params)) });
+        return sendJson(res, 200, await loadView(db, { view: 'run', run: checkRunId(route.runId) }));
+      case 'value': {
+        const part = parseValuePart(params);
+        return sendJson(res, 200, { text: await asReader(db, () => readRunValue(db, route.runId, part)) });
+      }
       case 'live':
         return hub.connect(req, res, parseViewSpec(params));
       case 'actions':
-        return sendJson(res, 200, await readActions(db, allowActions));
+        return sendJson(res, 200, await asReader(db, () => readActions(db, allowActions)));
       case 'action': {
         if (!allowActions) throw forbidden('actions are turned off; create the dashboard with allowActions: true (and authorize) to offer them');
         const site = req.headers['sec-fetch-site'];
         if (site !== undefined && site !== 'same-origin' && site !== 'none') throw forbidden('actions are accepted only from the dashboard itself');
         if (!csrf.accepts(req)) throw forbidden('missing or invalid CSRF token: reload the dashboard and try again');
         const action = findAction(route.action);
-        return sendJson(res, 200, await runAction(db, action, await readJsonBody(req)));
+        return sendJson(res, 200, await runAction(db, action, await readJsonBody(req), database.withNotices));
       }
       case 'unknown':
         throw notFound('no such API endpoint');

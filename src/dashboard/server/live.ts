@@ -10,17 +10,17 @@
  * milliseconds apart. Unchanged data is not sent again. Views that change
  * without an event (see views.ts) are also read on a timer, and every view
  * is read again after the LISTEN connection comes back. The run page also
- * receives each of its run's events as it arrives.
+ * receives each of its run's events as it arrives. Every event type counts:
+ * a cancelled or retried run, a skipped step, a paused or resumed flow.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { parseEvent, type PgflowEvent } from '../../client/events.js';
 import type { SqlExecutor } from '../../core/connection.js';
 import type { Logger } from '../../flow/logger.js';
-import type { LiveEvent } from '../api-types.js';
 import { HttpError } from './errors.js';
+import { parseLiveEvent } from './events.js';
 import type { NotificationSource } from './notifications.js';
 import { openSseStream, type SseStream } from './sse.js';
-import { loadView, minimumGap, refreshInterval, viewChangedBy, viewKey, viewRelaysEvents, type ViewSpec } from './views.js';
+import { loadView, minimumGap, refreshInterval, viewChangedBy, viewKey, viewRelaysEvent, type ViewSpec } from './views.js';
 
 /** How long the first event of a burst waits for the rest before the view is read. */
 const COALESCE_MS = 50;
@@ -38,18 +38,6 @@ interface Subscription {
   dirty: boolean;
   timer: NodeJS.Timeout | undefined;
   periodic: NodeJS.Timeout | undefined;
-}
-
-export function toLiveEvent(event: PgflowEvent): LiveEvent {
-  return {
-    type: event.type,
-    flowSlug: event.flowSlug,
-    runId: event.runId,
-    stepSlug: 'stepSlug' in event ? event.stepSlug : null,
-    status: event.status,
-    errorMessage: 'errorMessage' in event ? event.errorMessage : null,
-    at: event.timestamp.toISOString(),
-  };
 }
 
 export class LiveHub {
@@ -117,12 +105,11 @@ export class LiveHub {
   }
 
   private onNotification(payload: string): void {
-    const parsed = parseEvent(payload);
-    if (!parsed) return;
-    const event = toLiveEvent(parsed);
+    const event = parseLiveEvent(payload);
+    if (!event) return;
     for (const subscription of this.subscriptions.values()) {
       if (!viewChangedBy(subscription.spec, event)) continue;
-      if (viewRelaysEvents(subscription.spec)) for (const client of subscription.clients) client.send('event', event);
+      if (viewRelaysEvent(subscription.spec, event)) for (const client of subscription.clients) client.send('event', event);
       this.changed(subscription, COALESCE_MS);
     }
   }

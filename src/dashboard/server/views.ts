@@ -8,6 +8,7 @@
  */
 import type { SqlExecutor } from '../../core/connection.js';
 import type { LiveEvent, TimeWindow, ViewName } from '../api-types.js';
+import { asReader } from './access.js';
 import { badRequest, notFound } from './errors.js';
 import { readFlow } from './queries/flow.js';
 import { readOverview } from './queries/overview.js';
@@ -67,8 +68,15 @@ export function viewKey(spec: ViewSpec): string {
   }
 }
 
-/** Reads the view's data; a flow or run that does not exist is a 404. */
-export async function loadView(db: SqlExecutor, spec: ViewSpec): Promise<unknown> {
+/**
+ * Reads the view's data; a flow or run that does not exist is a 404, a role without pgflow's reader
+ * level a 403 that says so.
+ */
+export function loadView(db: SqlExecutor, spec: ViewSpec): Promise<unknown> {
+  return asReader(db, () => readView(db, spec));
+}
+
+async function readView(db: SqlExecutor, spec: ViewSpec): Promise<unknown> {
   switch (spec.view) {
     case 'overview':
       return readOverview(db, spec.window);
@@ -85,6 +93,8 @@ export async function loadView(db: SqlExecutor, spec: ViewSpec): Promise<unknown
 }
 
 const isRunEvent = (event: LiveEvent) => event.type.startsWith('run:');
+/** `flow:paused`, `flow:resumed`: about a flow, not a run. */
+const isFlowEvent = (event: LiveEvent) => event.type.startsWith('flow:');
 
 /** Whether an engine event can change the view. */
 export function viewChangedBy(spec: ViewSpec, event: LiveEvent): boolean {
@@ -92,17 +102,20 @@ export function viewChangedBy(spec: ViewSpec, event: LiveEvent): boolean {
     case 'overview':
       return true;
     case 'flow':
-      return event.flowSlug === spec.flow && (isRunEvent(event) || event.runId === spec.run);
+      return event.flowSlug === spec.flow && (isRunEvent(event) || isFlowEvent(event) || (event.runId !== null && event.runId === spec.run));
     case 'runs':
       return isRunEvent(event) && (spec.query.flow === null || spec.query.flow === event.flowSlug);
     case 'run':
-      return event.runId === spec.run;
+      // The run page also shows whether its flow is paused; flow events are rare, so any of them reads it again.
+      return event.runId === spec.run || isFlowEvent(event);
   }
 }
 
-/** Whether the view's viewers also get each matching event itself (the run page lists them). */
-export function viewRelaysEvents(spec: ViewSpec): boolean {
-  return spec.view === 'run' || (spec.view === 'flow' && spec.run !== null);
+/** Whether the view's viewers also get the event itself: the run page lists its run's events as they arrive. */
+export function viewRelaysEvent(spec: ViewSpec, event: LiveEvent): boolean {
+  if (spec.view === 'run') return event.runId === spec.run;
+  if (spec.view === 'flow') return spec.run !== null && event.runId === spec.run;
+  return false;
 }
 
 /**

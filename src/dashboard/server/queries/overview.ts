@@ -14,6 +14,7 @@ import type { SqlExecutor } from '../../../core/connection.js';
 import type { FlowOverview, OverviewData, QueueStats, RunCountsByStatus, TimeWindow, WorkerInfo } from '../../api-types.js';
 import { readPgflowInfo } from './pgflow-info.js';
 import { runIdLowerBound } from './run-id-bounds.js';
+import { column, readSchemaFeatures, type SchemaFeatures } from './schema-features.js';
 
 /** Bucket size and count for each window. */
 export const WINDOWS: Record<TimeWindow, { bucketSeconds: number; buckets: number }> = {
@@ -31,6 +32,7 @@ export const RATE_WINDOW_SECONDS = 60;
 interface FlowRow {
   flow_slug: string;
   steps: number;
+  paused_at: Date | null;
   queue: string | null;
   archive: string | null;
 }
@@ -43,10 +45,11 @@ export function windowStart(window: TimeWindow, now: Date): Date {
   return new Date(currentBucket - (buckets - 1) * bucketMs);
 }
 
-/** SQL listing the flows with their step count and the names of their queue and archive tables. */
-export const FLOWS_SQL = `
+/** SQL listing the flows with their step count, when they were paused, and the names of their queue and archive tables. */
+export const flowsSql = (features: SchemaFeatures) => `
 select f.flow_slug,
        (select count(*) from pgflow.steps s where s.flow_slug = f.flow_slug)::int as steps,
+       ${column(features.runControl, 'f.paused_at', 'timestamptz')} as paused_at,
        to_regclass(format('pgmq.%I', 'q_' || lower(f.flow_slug)))::text as queue,
        to_regclass(format('pgmq.%I', 'a_' || lower(f.flow_slug)))::text as archive
   from pgflow.flows f
@@ -144,7 +147,7 @@ export async function readOverview(db: SqlExecutor, window: TimeWindow, now = ne
   };
   if (pgflow.installed === null) return empty;
 
-  const flows = await db.query<FlowRow>(FLOWS_SQL);
+  const flows = await db.query<FlowRow>(flowsSql(await readSchemaFeatures(db)));
   // One statement after another: the connection may be a single client, and each is a few milliseconds.
   const running = await db.query<{ flow_slug: string; n: number }>(RUNNING_SQL);
   const counted = await db.query<{ flow_slug: string; status: string; bucket: number; n: number }>(WINDOW_SQL, [
@@ -172,6 +175,7 @@ export async function readOverview(db: SqlExecutor, window: TimeWindow, now = ne
     return {
       slug: flow.flow_slug,
       steps: flow.steps,
+      pausedAt: flow.paused_at === null ? null : new Date(flow.paused_at).toISOString(),
       running: running.find((row) => row.flow_slug === flow.flow_slug)?.n ?? 0,
       windowCounts,
       chart,

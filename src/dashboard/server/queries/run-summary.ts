@@ -3,8 +3,16 @@
  * uuid (the drivers return it as text) so ORDER BY run_id can use the primary key.
  */
 import type { RunSummary } from '../../api-types.js';
+import { column, type SchemaFeatures } from './schema-features.js';
 
-export const RUN_SUMMARY_COLUMNS = 'run_id, flow_slug, status, started_at, completed_at, failed_at, remaining_steps';
+/** The summary's columns, each qualified with `alias.` when one is given. */
+export function runSummaryColumns(features: SchemaFeatures, alias = ''): string {
+  const prefix = alias === '' ? '' : `${alias}.`;
+  return [
+    ...['run_id', 'flow_slug', 'status', 'started_at', 'completed_at', 'failed_at', 'remaining_steps'].map((name) => `${prefix}${name}`),
+    `${column(features.runControl, `${prefix}cancelled_at`, 'timestamptz')} as cancelled_at`,
+  ].join(', ');
+}
 
 export interface RunSummaryRow {
   run_id: string;
@@ -13,6 +21,7 @@ export interface RunSummaryRow {
   started_at: Date;
   completed_at: Date | null;
   failed_at: Date | null;
+  cancelled_at: Date | null;
   remaining_steps: number;
 }
 
@@ -26,6 +35,7 @@ export function toRunSummary(row: RunSummaryRow): RunSummary {
     startedAt: new Date(row.started_at).toISOString(),
     completedAt: iso(row.completed_at),
     failedAt: iso(row.failed_at),
+    cancelledAt: iso(row.cancelled_at),
     remainingSteps: row.remaining_steps,
   };
 }

@@ -15,15 +15,20 @@ import { badRequest, HttpError, notFound } from '../errors.js';
 import { readFlowDefinition } from './flow.js';
 import { previewSql, TASK_PREVIEW_LENGTH, toPreview } from './json-preview.js';
 import { isUuid } from './run-id-bounds.js';
-import { RUN_SUMMARY_COLUMNS, toRunSummary, type RunSummaryRow } from './run-summary.js';
+import { runSummaryColumns, toRunSummary, type RunSummaryRow } from './run-summary.js';
+import { column, readSchemaFeatures, type SchemaFeatures } from './schema-features.js';
 
 /** Tasks of one step the run page lists (task_index 0 .. TASKS_PER_STEP - 1). */
 export const TASKS_PER_STEP = 200;
 /** The largest value the value endpoint sends, in characters of pretty-printed JSON. */
 export const MAX_VALUE_LENGTH = 5_000_000;
 
-export const RUN_SQL = `
-select ${RUN_SUMMARY_COLUMNS.split(', ').map((column) => `r.${column}`).join(', ')},
+export function runSql(features: SchemaFeatures): string {
+  const skips = (expression: string, type: string) => column(features.skips, expression, type);
+  const control = (expression: string, type: string) => column(features.runControl, expression, type);
+  return `
+select ${runSummaryColumns(features, 'r')},
+       ${control('r.cancel_reason', 'text')} as cancel_reason,
        ${previewSql('r.input')} as input,
        ${previewSql('r.output')} as output,
        now() as now,
@@ -32,6 +37,8 @@ select ${RUN_SUMMARY_COLUMNS.split(', ').map((column) => `r.${column}`).join(', 
                   'slug', s.step_slug, 'status', s.status, 'remainingTasks', s.remaining_tasks,
                   'remainingDeps', s.remaining_deps, 'initialTasks', s.initial_tasks, 'createdAt', s.created_at,
                   'startedAt', s.started_at, 'completedAt', s.completed_at, 'failedAt', s.failed_at,
+                  'skippedAt', ${skips('s.skipped_at', 'timestamptz')}, 'skipReason', ${skips('s.skip_reason', 'text')},
+                  'cancelledAt', ${control('s.cancelled_at', 'timestamptz')},
                   'errorMessage', s.error_message))
            from pgflow.step_states s
           where s.run_id = r.run_id), '[]'::jsonb) as steps,
@@ -39,16 +46,18 @@ select ${RUN_SUMMARY_COLUMNS.split(', ').map((column) => `r.${column}`).join(', 
          select jsonb_agg(jsonb_build_object(
                   'stepSlug', t.step_slug, 'taskIndex', t.task_index, 'status', t.status,
                   'attemptsCount', t.attempts_count, 'queuedAt', t.queued_at, 'startedAt', t.started_at,
-                  'completedAt', t.completed_at, 'failedAt', t.failed_at, 'errorMessage', t.error_message,
-                  'lastWorkerId', t.last_worker_id, 'messageId', t.message_id,
+                  'completedAt', t.completed_at, 'failedAt', t.failed_at, 'cancelledAt', ${control('t.cancelled_at', 'timestamptz')},
+                  'errorMessage', t.error_message, 'lastWorkerId', t.last_worker_id, 'messageId', t.message_id,
                   'output', ${previewSql('t.output', TASK_PREVIEW_LENGTH)})
                 order by t.step_slug, t.task_index)
            from pgflow.step_tasks t
           where t.run_id = r.run_id and t.task_index < ${TASKS_PER_STEP}), '[]'::jsonb) as tasks
   from pgflow.runs r
  where r.run_id = $1::uuid`;
+}
 
 interface RunRow extends RunSummaryRow {
+  cancel_reason: string | null;
   input: unknown;
   output: unknown;
   now: Date;
@@ -66,7 +75,7 @@ const iso = (value: string | null) => (value === null ? null : new Date(value).t
 
 export async function readRun(db: SqlExecutor, runId: string): Promise<RunDetailData> {
   const id = checkRunId(runId);
-  const [row] = await db.query<RunRow>(RUN_SQL, [id]);
+  const [row] = await db.query<RunRow>(runSql(await readSchemaFeatures(db)), [id]);
   if (!row) throw notFound(`there is no run ${id}`);
   const flow = await readFlowDefinition(db, row.flow_slug);
   if (!flow) throw notFound(`the flow "${row.flow_slug}" of run ${id} no longer exists`);
@@ -76,7 +85,7 @@ export async function readRun(db: SqlExecutor, runId: string): Promise<RunDetail
     if (step.initialTasks !== null && step.initialTasks > TASKS_PER_STEP) tasksNotShown[step.slug] = step.initialTasks - TASKS_PER_STEP;
   }
   return {
-    run: { ...toRunSummary(row), input: toPreview(row.input)!, output: toPreview(row.output) },
+    run: { ...toRunSummary(row), input: toPreview(row.input)!, output: toPreview(row.output), cancelReason: row.cancel_reason },
     flow,
     steps: row.steps.map((step) => ({
       ...step,
@@ -84,6 +93,8 @@ export async function readRun(db: SqlExecutor, runId: string): Promise<RunDetail
       startedAt: iso(step.startedAt),
       completedAt: iso(step.completedAt),
       failedAt: iso(step.failedAt),
+      skippedAt: iso(step.skippedAt),
+      cancelledAt: iso(step.cancelledAt),
     })),
     tasks: row.tasks.map(({ messageId, ...task }) => ({
       ...task,
@@ -91,6 +102,7 @@ export async function readRun(db: SqlExecutor, runId: string): Promise<RunDetail
       startedAt: iso(task.startedAt),
       completedAt: iso(task.completedAt),
       failedAt: iso(task.failedAt),
+      cancelledAt: iso(task.cancelledAt),
       output: toPreview(task.output),
       visibleAt: messageId === null ? null : (visibleAt.get(String(messageId)) ?? null),
     })),

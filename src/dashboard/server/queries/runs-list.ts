@@ -14,7 +14,8 @@ import type { SqlExecutor } from '../../../core/connection.js';
 import type { RunsListData } from '../../api-types.js';
 import { badRequest } from '../errors.js';
 import { runIdLowerBound, isUuid } from './run-id-bounds.js';
-import { RUN_SUMMARY_COLUMNS, toRunSummary, type RunSummaryRow } from './run-summary.js';
+import { runSummaryColumns, toRunSummary, type RunSummaryRow } from './run-summary.js';
+import { readSchemaFeatures, type SchemaFeatures } from './schema-features.js';
 
 export const PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 200;
@@ -55,7 +56,7 @@ export function parseRunsQuery(params: URLSearchParams): RunsQuery {
   };
   const flow = text('flow');
   const status = text('status');
-  if (status !== null && !SLUG.test(status)) throw badRequest(`status must be a run status such as started, completed or failed (got "${status}")`);
+  if (status !== null && !SLUG.test(status)) throw badRequest(`status must be a run status: started, completed, failed or cancelled (got "${status}")`);
   const before = text('before');
   if (before !== null && !isUuid(before)) throw badRequest(`before must be a run id (got "${before}")`);
   const fromText = text('from');
@@ -112,19 +113,20 @@ function conditions(query: RunsQuery, values: unknown[]): string[] {
 }
 
 /** The SQL of one page (exported for the plan tests). */
-export function runsListSql(query: RunsQuery): { text: string; values: unknown[] } {
+export function runsListSql(query: RunsQuery, features: SchemaFeatures): { text: string; values: unknown[] } {
+  const columns = runSummaryColumns(features);
   const values: unknown[] = [];
   const where = conditions(query, values);
   const whereSql = where.length > 0 ? `where ${where.join(' and ')}` : '';
   if (query.contains === null) {
-    return { text: `select ${RUN_SUMMARY_COLUMNS} from pgflow.runs ${whereSql} order by run_id desc limit ${query.limit + 1}`, values };
+    return { text: `select ${columns} from pgflow.runs ${whereSql} order by run_id desc limit ${query.limit + 1}`, values };
   }
   values.push(query.contains);
   const contains = `$${values.length}::jsonb`;
   return {
     text: `
 with scanned as materialized (
-  select ${RUN_SUMMARY_COLUMNS}, input @> ${contains} as hit
+  select ${columns}, input @> ${contains} as hit
     from pgflow.runs ${whereSql}
    order by run_id desc
    limit ${SEARCH_SCAN_LIMIT}
@@ -138,7 +140,7 @@ select (select count(*) from scanned)::int as scanned,
 }
 
 export async function readRunsList(db: SqlExecutor, query: RunsQuery): Promise<RunsListData> {
-  const { text, values } = runsListSql(query);
+  const { text, values } = runsListSql(query, await readSchemaFeatures(db));
   if (query.contains === null) {
     const rows = await db.query<RunSummaryRow>(text, values);
     const page = rows.slice(0, query.limit);

@@ -41,5 +41,19 @@ export const count = (value: number) => value.toLocaleString('en');
 
 export const percent = (value: number | null) => (value === null ? '–' : `${(value * 100).toFixed(value < 0.1 && value > 0 ? 1 : 0)} %`);
 
-/** The end of a run: completed_at, failed_at, or null while it runs. */
-export const runEnd = (run: { completedAt: string | null; failedAt: string | null }) => run.completedAt ?? run.failedAt;
+/** The end of a run: completed_at, failed_at, cancelled_at, or null while it runs. */
+export const runEnd = (run: { completedAt: string | null; failedAt: string | null; cancelledAt: string | null }) => run.completedAt ?? run.failedAt ?? run.cancelledAt;
+
+/** Why a step was skipped, in words (the engine's skip_reason). */
+export function skipReasonText(reason: string | null | undefined): string {
+  switch (reason) {
+    case 'condition_unmet':
+      return 'condition not met';
+    case 'handler_failed':
+      return 'its task failed its last attempt';
+    case 'dependency_skipped':
+      return 'a step it depends on was skipped';
+    default:
+      return reason ?? 'no reason recorded';
+  }
+}

@@ -1,19 +1,32 @@
 /**
  * A flow's DAG: steps as nodes, dependencies as edges, laid out left to
- * right by dagre. Map steps are drawn as a stack and tagged "map". With
- * step statuses (a selected run), each node is coloured by its status.
- * Hovering a node shows its options.
+ * right by dagre. Map steps are drawn as a stack and tagged "map", steps
+ * with a condition tagged "if". With step statuses (a selected run), each
+ * node is coloured by its status (a legend names the colours), and a skipped
+ * step says why. Hovering a node shows its options.
  */
 import dagre from '@dagrejs/dagre';
 import { useMemo, useState } from 'preact/hooks';
 import type { FlowDefinition, StepDefinition } from '../../../api-types';
+import { skipReasonText } from '../format';
 import { statusClass } from './Status';
 
 export interface StepStatusView {
   status: string;
   remainingTasks: number | null;
   initialTasks: number | null;
+  skipReason: string | null;
 }
+
+/** The step statuses, in the order a run goes through them, with what each colour means. */
+export const STEP_STATUS_LEGEND: [status: string, meaning: string][] = [
+  ['created', 'waiting for its dependencies'],
+  ['started', 'its tasks are queued or running'],
+  ['completed', 'done'],
+  ['failed', 'failed for good'],
+  ['skipped', 'not run: condition not met, its task failed, or a dependency was skipped'],
+  ['cancelled', 'stopped when the run was cancelled'],
+];
 
 interface Props {
   flow: FlowDefinition;
@@ -22,6 +35,15 @@ interface Props {
 
 const NODE_HEIGHT = 46;
 const CHAR_WIDTH = 7.4;
+/** Wide enough for the longest status line, e.g. `skipped · dependency skipped`. */
+const STATUS_NODE_WIDTH = 190;
+
+/** Why a step was skipped, short enough for its node (the tooltip has the whole sentence). */
+const SKIP_IN_NODE: Record<string, string> = {
+  condition_unmet: 'condition not met',
+  handler_failed: 'task failed',
+  dependency_skipped: 'dependency skipped',
+};
 
 interface Layout {
   width: number;
@@ -30,12 +52,13 @@ interface Layout {
   edges: { from: string; to: string; path: string }[];
 }
 
-function layout(flow: FlowDefinition): Layout {
+/** Lays the graph out; with `coloured` (a run's statuses shown) the nodes leave room for a status line. */
+function layout(flow: FlowDefinition, coloured: boolean): Layout {
   const graph = new dagre.graphlib.Graph();
   graph.setGraph({ rankdir: 'LR', nodesep: 22, ranksep: 60, marginx: 14, marginy: 14 });
   graph.setDefaultEdgeLabel(() => ({}));
   for (const step of flow.steps) {
-    graph.setNode(step.slug, { width: Math.max(120, Math.round(step.slug.length * CHAR_WIDTH) + 36), height: NODE_HEIGHT });
+    graph.setNode(step.slug, { width: Math.max(coloured ? STATUS_NODE_WIDTH : 120, Math.round(step.slug.length * CHAR_WIDTH) + 36), height: NODE_HEIGHT });
   }
   for (const step of flow.steps) for (const dependency of step.dependsOn) graph.setEdge(dependency, step.slug);
   dagre.layout(graph);
@@ -57,6 +80,8 @@ function layout(flow: FlowDefinition): Layout {
 
 const seconds = (value: number | null) => (value === null ? 'flow default' : `${value} s`);
 
+const hasCondition = (step: StepDefinition) => step.condition !== null && (step.condition.requiredInputPattern != null || step.condition.forbiddenInputPattern != null);
+
 /** The step's options, as the tooltip and the details panel show them. */
 export function optionsText(step: StepDefinition, flow: FlowDefinition): string[] {
   const { options } = step;
@@ -67,18 +92,23 @@ export function optionsText(step: StepDefinition, flow: FlowDefinition): string[
     `base delay: ${options.baseDelay === null ? `${flow.options.baseDelay} s (flow)` : seconds(options.baseDelay)}`,
     `timeout: ${options.timeout === null ? `${flow.options.timeout} s (flow)` : seconds(options.timeout)}`,
     `start delay: ${options.startDelay === null ? 'none' : seconds(options.startDelay)}`,
+    ...(step.condition?.requiredInputPattern != null ? [`runs if its input contains ${JSON.stringify(step.condition.requiredInputPattern)}`] : []),
+    ...(step.condition?.forbiddenInputPattern != null ? [`runs if its input does not contain ${JSON.stringify(step.condition.forbiddenInputPattern)}`] : []),
+    ...(hasCondition(step) ? [`when the condition is not met: ${step.condition!.whenUnmet}`] : []),
+    ...(step.condition && step.condition.whenExhausted !== 'fail' ? [`when its task fails its last attempt: ${step.condition.whenExhausted}`] : []),
   ];
 }
 
 function subtitle(step: StepDefinition, state: StepStatusView | undefined): string {
   const parts: string[] = [];
-  if (state) parts.push(state.status);
-  if (step.type === 'map' && state?.initialTasks != null) parts.push(`${state.initialTasks - (state.remainingTasks ?? state.initialTasks)}/${state.initialTasks} tasks`);
+  if (state) parts.push(state.status === 'skipped' ? `skipped · ${SKIP_IN_NODE[state.skipReason ?? ''] ?? state.skipReason ?? 'no reason'}` : state.status);
+  if (step.type === 'map' && state?.initialTasks != null && state.status !== 'skipped') parts.push(`${state.initialTasks - (state.remainingTasks ?? state.initialTasks)}/${state.initialTasks} tasks`);
   return parts.join(' · ');
 }
 
 export function FlowGraph({ flow, statuses }: Props) {
-  const graph = useMemo(() => layout(flow), [flow]);
+  const coloured = statuses !== undefined;
+  const graph = useMemo(() => layout(flow, coloured), [flow, coloured]);
   const [hovered, setHovered] = useState<string | undefined>(undefined);
   const hoveredStep = flow.steps.find((step) => step.slug === hovered);
   return (
@@ -107,7 +137,7 @@ export function FlowGraph({ flow, statuses }: Props) {
                 onMouseEnter={() => setHovered(step.slug)}
                 onMouseLeave={() => setHovered(undefined)}
               >
-                <title>{[step.slug, ...optionsText(step, flow)].join('\n')}</title>
+                <title>{[step.slug, ...(state?.status === 'skipped' ? [`skipped: ${skipReasonText(state.skipReason)}`] : []), ...optionsText(step, flow)].join('\n')}</title>
                 {isMap && <rect class="stack" x={6} y={-6} width={width} height={height} rx={7} />}
                 {isMap && <rect class="stack" x={3} y={-3} width={width} height={height} rx={7} />}
                 <rect class="box" width={width} height={height} rx={7} />
@@ -119,9 +149,9 @@ export function FlowGraph({ flow, statuses }: Props) {
                     {subtitle(step, state) || (isMap ? '' : '')}
                   </text>
                 )}
-                {isMap && (
+                {(isMap || hasCondition(step)) && (
                   <text class="tag" x={width - 10} y={15} text-anchor="end">
-                    map
+                    {[isMap ? 'map' : '', hasCondition(step) ? 'if' : ''].filter(Boolean).join(' · ')}
                   </text>
                 )}
               </g>
@@ -129,6 +159,15 @@ export function FlowGraph({ flow, statuses }: Props) {
           })}
         </svg>
       </div>
+      {statuses && (
+        <ul class="legend" data-testid="graph-legend" aria-label="step statuses">
+          {STEP_STATUS_LEGEND.map(([status, meaning]) => (
+            <li key={status} class={statusClass(status)} title={meaning}>
+              <span class="swatch" /> {status}
+            </li>
+          ))}
+        </ul>
+      )}
       <figcaption class="graph-details" data-testid="step-details">
         {hoveredStep ? (
           <>

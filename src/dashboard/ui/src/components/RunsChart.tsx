@@ -3,7 +3,7 @@ import type { RunCountsByStatus } from '../../../api-types';
 import { clock } from '../format';
 import { statusClass } from './Status';
 
-const ORDER = ['completed', 'failed', 'started'];
+const ORDER = ['completed', 'failed', 'cancelled', 'started'];
 const WIDTH = 264;
 const HEIGHT = 56;
 

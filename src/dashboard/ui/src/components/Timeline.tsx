@@ -2,14 +2,17 @@
  * A run's timeline, Gantt style: one row per task (a map step has one per
  * task_index), on a time axis from the run's start. Each task shows its wait
  * in the queue (queued → started) and its last attempt (started →
- * completed / failed, or still running). The engine keeps the times of a
+ * completed / failed / cancelled, or still running). A task cancelled
+ * before it started ends its wait with a cancel mark. The engine keeps the times of a
  * task's latest attempt; earlier attempts of a retried task fall within the
  * hatched segment before it, labelled with the attempt count and the last
  * error. A task waiting for a retry shows when its next attempt can start.
+ * A step without tasks (waiting, skipped by its condition, cancelled before
+ * it started) has one row saying so.
  */
 import { useState } from 'preact/hooks';
 import type { FlowDefinition, StepStateDetail, TaskDetail } from '../../../api-types';
-import { duration, time } from '../format';
+import { duration, skipReasonText, time } from '../format';
 import { statusClass } from './Status';
 
 interface Props {
@@ -37,7 +40,7 @@ interface Segment {
 function segments(task: TaskDetail, now: number): Segment[] {
   const queued = ms(task.queuedAt)!;
   const started = ms(task.startedAt);
-  const finished = ms(task.completedAt) ?? ms(task.failedAt);
+  const finished = ms(task.completedAt) ?? ms(task.failedAt) ?? ms(task.cancelledAt);
   const retried = task.attemptsCount > (task.status === 'queued' ? 0 : 1);
   const waitEnd = started ?? finished ?? now;
   const result: Segment[] = [];
@@ -60,6 +63,8 @@ function segments(task: TaskDetail, now: number): Segment[] {
     });
   } else if (finished !== null && task.status === 'failed') {
     result.push({ kind: 'failed', from: finished, to: finished, title: `failed ${time(task.failedAt)}: ${task.errorMessage ?? ''}` });
+  } else if (finished !== null && task.status === 'cancelled') {
+    result.push({ kind: 'cancelled', from: finished, to: finished, title: `cancelled ${time(task.cancelledAt)} before it started` });
   }
   return result;
 }
@@ -71,7 +76,9 @@ function rowLabel(task: TaskDetail, isMap: boolean): string {
 export function Timeline({ runStartedAt, runEnd, flow, steps, tasks, tasksNotShown, now }: Props) {
   const [expanded, setExpanded] = useState<Record<string, boolean>>({});
   const start = ms(runStartedAt)!;
-  const times = tasks.flatMap((task) => [ms(task.queuedAt), ms(task.startedAt), ms(task.completedAt), ms(task.failedAt), ms(task.visibleAt)]).filter((value): value is number => value !== null);
+  const times = tasks
+    .flatMap((task) => [ms(task.queuedAt), ms(task.startedAt), ms(task.completedAt), ms(task.failedAt), ms(task.cancelledAt), ms(task.visibleAt)])
+    .filter((value): value is number => value !== null);
   const end = Math.max(ms(runEnd) ?? now, ...times, start + 1);
   const span = end - start;
   const x = (value: number) => `${(((value - start) / span) * 100).toFixed(3)}%`;
@@ -97,14 +104,26 @@ export function Timeline({ runStartedAt, runEnd, flow, steps, tasks, tasksNotSho
         const shown = expanded[step.slug] ? stepTasks : stepTasks.slice(0, ROWS_PER_STEP);
         const hidden = stepTasks.length - shown.length + (tasksNotShown[step.slug] ?? 0);
         if (stepTasks.length === 0) {
+          const note = !state
+            ? 'no state'
+            : state.status === 'skipped'
+              ? `skipped: ${skipReasonText(state.skipReason)}`
+              : state.status === 'cancelled'
+                ? 'cancelled before it had a task'
+                : state.status === 'completed'
+                  ? 'completed without a task (a map over no elements)'
+                  : `${state.status}, no task yet`;
+          const mark = ms(state?.skippedAt ?? state?.cancelledAt ?? null);
           return (
-            <div key={step.slug} class="tl-row is-empty" data-step={step.slug}>
+            <div key={step.slug} class={`tl-row is-empty ${statusClass(state?.status)}`} data-step={step.slug} data-status={state?.status ?? ''}>
               <span class="tl-label" title={step.slug}>
                 {step.slug}
               </span>
               <span class="tl-track">
-                <span class="tl-note">{state ? `${state.status}, no task yet` : 'no state'}</span>
+                <span class="tl-note">{note}</span>
+                {mark !== null && <span class={`seg seg-${state!.status}`} style={{ left: x(mark), width: width(mark, mark) }} title={note} />}
               </span>
+              <span class="tl-note">{state?.status ?? ''}</span>
             </div>
           );
         }
@@ -122,9 +141,10 @@ export function Timeline({ runStartedAt, runEnd, flow, steps, tasks, tasksNotSho
               </span>
               <span class="tl-note">
                 {task.status}
-                {task.startedAt && ` · ${duration((ms(task.completedAt) ?? ms(task.failedAt) ?? now) - ms(task.startedAt)!)}`}
+                {task.startedAt && ` · ${duration((ms(task.completedAt) ?? ms(task.failedAt) ?? ms(task.cancelledAt) ?? now) - ms(task.startedAt)!)}`}
                 {task.attemptsCount > 1 && ` · ${task.attemptsCount} attempts`}
                 {task.visibleAt && ' · retry pending'}
+                {state?.status === 'skipped' && ` · step skipped: ${skipReasonText(state.skipReason)}`}
               </span>
             </div>
           )),

@@ -1,9 +1,11 @@
 /**
- * A flow: its DAG, its steps' options, and its newest runs. Picking a run
- * (`?run=<id>`) colours the graph by that run's step statuses, live.
+ * A flow: its DAG, its steps' options, and its newest runs; a badge while it
+ * is paused. Picking a run (`?run=<id>`) colours the graph by that run's step
+ * statuses, live. Pause and resume are offered when the dashboard allows
+ * actions.
  */
 import { useLocation, useRoute } from 'preact-iso';
-import type { FlowData, StepStatusSummary } from '../../../api-types';
+import type { FlowData, StepDefinition, StepStatusSummary } from '../../../api-types';
 import { Actions } from '../components/Actions';
 import { FlowGraph, type StepStatusView } from '../components/FlowGraph';
 import { Layout, Loading, Problem } from '../components/Layout';
@@ -13,6 +15,18 @@ import { time } from '../format';
 import { useLiveView } from '../live';
 
 const byStep = (steps: StepStatusSummary[]): Record<string, StepStatusView> => Object.fromEntries(steps.map((step) => [step.slug, step]));
+
+/** A step's condition in short: `if {…}`, `unless {…}`, and what happens otherwise. */
+function conditionText(step: StepDefinition): string {
+  const condition = step.condition;
+  if (!condition) return '–';
+  const parts: string[] = [];
+  if (condition.requiredInputPattern != null) parts.push(`if ${JSON.stringify(condition.requiredInputPattern)}`);
+  if (condition.forbiddenInputPattern != null) parts.push(`unless ${JSON.stringify(condition.forbiddenInputPattern)}`);
+  if (parts.length > 0) parts.push(`else ${condition.whenUnmet}`);
+  if (condition.whenExhausted !== 'fail') parts.push(`on failure ${condition.whenExhausted}`);
+  return parts.join(', ') || '–';
+}
 
 export function FlowPage() {
   const { params } = useRoute();
@@ -29,7 +43,12 @@ export function FlowPage() {
         <h1>
           Flow <span class="mono" data-testid="flow-slug">{slug}</span>
         </h1>
-        {data && <Actions target="flow" id={data.flow.slug} label={`flow ${data.flow.slug}`} />}
+        {data?.flow.pausedAt && (
+          <span class="badge-paused" data-testid="flow-paused" title={`paused since ${time(data.flow.pausedAt)}`}>
+            paused
+          </span>
+        )}
+        {data && <Actions target="flow" id={data.flow.slug} label={`flow ${data.flow.slug}`} state={data.flow.pausedAt ? 'paused' : 'running'} />}
       </div>
       {error && <Problem status={error.status} message={error.message} />}
       {!data && !error && <Loading />}
@@ -39,6 +58,11 @@ export function FlowPage() {
             {data.flow.steps.length} steps · max attempts {data.flow.options.maxAttempts}, base delay {data.flow.options.baseDelay} s, timeout {data.flow.options.timeout} s · created{' '}
             {time(data.flow.createdAt)} · <a href={href(`/runs?flow=${encodeURIComponent(slug)}`)}>all runs of this flow</a>
           </p>
+          {data.flow.pausedAt && (
+            <p class="paused-note">
+              Paused since {time(data.flow.pausedAt)}: workers start none of its tasks until it is resumed (tasks already running finish; new runs are accepted and wait).
+            </p>
+          )}
           {data.selectedRun ? (
             <p class="selected-run" data-testid="selected-run">
               Coloured by run <a href={href(`/runs/${data.selectedRun.run.runId}`)} class="mono">{data.selectedRun.run.runId}</a> <Status status={data.selectedRun.run.status} />{' '}
@@ -78,6 +102,7 @@ export function FlowPage() {
                     <th>base delay</th>
                     <th>timeout</th>
                     <th>start delay</th>
+                    <th>condition</th>
                   </tr>
                 </thead>
                 <tbody>
@@ -90,6 +115,7 @@ export function FlowPage() {
                       <td>{step.options.baseDelay === null ? <span class="muted">{data.flow.options.baseDelay} s</span> : `${step.options.baseDelay} s`}</td>
                       <td>{step.options.timeout === null ? <span class="muted">{data.flow.options.timeout} s</span> : `${step.options.timeout} s`}</td>
                       <td>{step.options.startDelay === null ? '–' : `${step.options.startDelay} s`}</td>
+                      <td class="mono">{conditionText(step)}</td>
                     </tr>
                   ))}
                 </tbody>

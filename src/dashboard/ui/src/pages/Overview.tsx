@@ -1,7 +1,8 @@
 /**
- * The overview: each flow with its runs over the last hour or day, runs in
- * progress, failure rate, tasks per second and queue depth; then the live
- * and stale workers.
+ * The overview: each flow with its runs over the last hour or day (completed,
+ * failed, cancelled), runs in progress, failure rate, tasks per second and
+ * queue depth, and a badge when it is paused; then the live and stale
+ * workers.
  */
 import { useLocation } from 'preact-iso';
 import type { FlowOverview, OverviewData, TimeWindow, WorkerInfo } from '../../../api-types';
@@ -19,6 +20,11 @@ function FlowCard({ flow, data }: { flow: FlowOverview; data: OverviewData }) {
       <h2>
         <a href={href(`/flows/${encodeURIComponent(flow.slug)}`)}>{flow.slug}</a>
         <span class="muted"> · {flow.steps} steps</span>
+        {flow.pausedAt && (
+          <span class="badge-paused" data-stat="paused" title={`paused since ${time(flow.pausedAt)}: workers start none of its tasks`}>
+            paused
+          </span>
+        )}
       </h2>
       <RunsChart chart={flow.chart} buckets={data.buckets} bucketSeconds={data.bucketSeconds} />
       <dl class="stats">
@@ -47,6 +53,14 @@ function FlowCard({ flow, data }: { flow: FlowOverview; data: OverviewData }) {
           <dd>
             <a href={runsHref('failed')} class={(flow.windowCounts.failed ?? 0) > 0 ? 'bad' : ''} data-stat="failed">
               {count(flow.windowCounts.failed ?? 0)}
+            </a>
+          </dd>
+        </div>
+        <div>
+          <dt>cancelled</dt>
+          <dd>
+            <a href={runsHref('cancelled')} data-stat="cancelled">
+              {count(flow.windowCounts.cancelled ?? 0)}
             </a>
           </dd>
         </div>

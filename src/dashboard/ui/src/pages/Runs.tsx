@@ -63,6 +63,7 @@ export function RunsPage() {
             <option value="started">started</option>
             <option value="completed">completed</option>
             <option value="failed">failed</option>
+            <option value="cancelled">cancelled</option>
           </select>
         </label>
         <label>
