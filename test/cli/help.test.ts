@@ -22,7 +22,7 @@ const COMMANDS: [args: string[], mentions: RegExp[]][] = [
   [['flows', 'pause'], [/<slug>/, /--database-url/]],
   [['flows', 'resume'], [/<slug>/, /--database-url/]],
   [['schedules'], [/list/, /add/, /remove/]],
-  [['schedules', 'add'], [/<flow>/, /<name>/, /--cron/, /--input/, /--timezone/, /default: "UTC"/]],
+  [['schedules', 'add'], [/<flow>/, /<name>/, /--cron/, /--input/, /--timezone/, /default:\s+"UTC"/]],
   [['schedules', 'remove'], [/<flow>/, /<name>/]],
   [['scheduler'], [/--catch-up/, /--flow/, /--refresh-interval/, /--log-level/]],
   [['prune'], [/--older-than/, /30d, 12h, 90m/, /--batch-size/, /default: 10000/, /--dry-run/, /--json/]],

@@ -54,7 +54,7 @@ describe('pgflow-orm worker', () => {
     const exit = await worker.exited;
     expect(exit, exit.stderr).toMatchObject({ code: 0, signal: null });
     expect(exit.stderr).toContain('SIGTERM received: finishing running steps');
-    expect(exit.stderr).toMatch(/worker stopped \{"claimed":11,"completed":11,"failed":0\}/);
+    expect(exit.stderr).toMatch(/worker stopped \{"claimed":11,"completed":11,"failed":0,"cancelled":0\}/);
     expect(await db.query(`select status, output from pgflow.runs where run_id = $1`, [nap.runId])).toEqual([{ status: 'completed', output: { nap: { slept: 1500 } } }]);
     const workers = await db.query<{ queue_name: string; stopped: boolean }>(
       `select queue_name, stopped_at is not null as stopped from pgflow.workers order by queue_name`,

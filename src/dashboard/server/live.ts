@@ -139,6 +139,8 @@ export class LiveHub {
   }
 
   private async read(subscription: Subscription): Promise<void> {
+    // Read only once LISTEN is active, so no change between this read and the first notification is missed.
+    if (this.listening) await this.listening;
     if (this.closed || !this.subscriptions.has(subscription.key)) return;
     clearTimeout(subscription.periodic);
     subscription.periodic = undefined;
