@@ -68,8 +68,8 @@ describe('pgflow-orm dashboard', () => {
 });
 
 describe('pgflow-orm demo --dashboard', () => {
-  it('keeps the embedded server and the dashboard up after the runs, prints the URL, and exits 0 on SIGINT', { timeout: 90_000 }, async () => {
-    const demo = startCli(['demo', '--runs', '5', '--workers', '1', '--progress', 'none', '--dashboard', '--dashboard-port', '0'], { env: { DATABASE_URL: undefined }, timeoutMs: 85_000 });
+  it('keeps the embedded server and the dashboard up after the runs, prints the URL, and exits 0 on SIGINT', { timeout: 180_000 }, async () => {
+    const demo = startCli(['demo', '--runs', '5', '--workers', '1', '--progress', 'none', '--dashboard', '--dashboard-port', '0'], { env: { DATABASE_URL: undefined }, timeoutMs: 170_000 });
     try {
       await demo.waitFor(/Dashboard still running at \S+ — Ctrl-C stops it and the embedded server\n/, 60_000);
       const out = demo.stdout();

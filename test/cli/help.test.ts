@@ -32,7 +32,8 @@ const COMMANDS: [args: string[], mentions: RegExp[]][] = [
 ];
 
 describe('pgflow-orm --help', () => {
-  it('prints the usage of every command and exits 0', async () => {
+  // About thirty CLI processes start at once; a busy machine needs far longer than the default timeout.
+  it('prints the usage of every command and exits 0', { timeout: 180_000 }, async () => {
     const results = await Promise.all(COMMANDS.map(([args]) => cli([...args, '--help'])));
     for (const [index, [args, mentions]] of COMMANDS.entries()) {
       const result = results[index]!;
