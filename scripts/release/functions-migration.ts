@@ -12,7 +12,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { migrationsFolder, packageRoot, readJournal, readMigrations } from '../migrations/index.js';
+import { migrationsFolder, packageRoot, readJournal, readMigrations } from '../../src/migrations/index.js';
 import { planFunctionMigration, planIsEmpty } from './plan.js';
 import { releasedTags } from './releases.js';
 import { renderFunctionMigration } from './render.js';

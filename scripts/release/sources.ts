@@ -6,7 +6,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { packageRoot } from '../migrations/index.js';
+import { packageRoot } from '../../src/migrations/index.js';
 
 /** `queue`: the pgmq-compatible queue, installed only when the pgmq extension is not available. `engine`: schema `pgflow`. */
 export type SqlPart = 'queue' | 'engine';
