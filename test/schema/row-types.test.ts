@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { renderRowTypes, schemaTables } from '../../scripts/row-types.js';
 import { repoRoot } from '../support/paths.js';
 
-const importsOf = (file: string) => [...readFileSync(join(repoRoot, file), 'utf8').matchAll(/^(?:import|export)[^;]*?from '([^']+)'/gm)].map((match) => match[1]);
+const importsOf = (file: string) => [...readFileSync(join(repoRoot, file), 'utf8').matchAll(/^(?:import|export)[^;]*?from '([^']+)'/gm)].map((match) => match[1]!);
 
 describe('row types generated from schema.ts', () => {
   it('are up to date (run `npm run db:row-types` after changing schema.ts)', () => {
