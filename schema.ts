@@ -21,9 +21,9 @@ import {
   uuid,
   bigint,
 } from 'drizzle-orm/pg-core';
-import { ACCESS_LEVELS, RUN_STATUSES, SKIP_MODES, SKIP_REASONS, STEP_STATUSES, STEP_TYPES, TASK_STATUSES, type Json } from './src/core/types.js';
+import { ACCESS_LEVELS, RUN_STATUSES, SKIP_MODES, SKIP_REASONS, STEP_STATUSES, STEP_TYPES, TASK_STATUSES, type Json } from './src/core/enums.js';
 
-export type { Json } from './src/core/types.js';
+export type { Json } from './src/core/enums.js';
 
 export const pgflow = pgSchema('pgflow');
 
@@ -32,6 +32,7 @@ const timestamptz = (name: string) => timestamp(name, { withTimezone: true, mode
 /** A slug: a letter or underscore, then letters, digits and underscores. */
 const SLUG_PATTERN = '^[a-zA-Z_][a-zA-Z0-9_]*$';
 
+/** `pgflow.flows`: one row per flow definition. */
 export const flows = pgflow.table(
   'flows',
   {
@@ -52,6 +53,7 @@ export const flows = pgflow.table(
   ],
 );
 
+/** `pgflow.steps`: the steps of each flow, in the order they were added. */
 export const steps = pgflow.table(
   'steps',
   {
@@ -92,6 +94,7 @@ export const steps = pgflow.table(
   ],
 );
 
+/** `pgflow.deps`: `step_slug` depends on `dep_slug` within a flow. */
 export const deps = pgflow.table(
   'deps',
   {
@@ -113,6 +116,7 @@ export const deps = pgflow.table(
   ],
 );
 
+/** `pgflow.runs`: one row per started flow. */
 export const runs = pgflow.table(
   'runs',
   {
@@ -151,6 +155,7 @@ export const runs = pgflow.table(
   ],
 );
 
+/** `pgflow.step_states`: the state of each step within a run. */
 export const stepStates = pgflow.table(
   'step_states',
   {
@@ -201,6 +206,7 @@ export const stepStates = pgflow.table(
   ],
 );
 
+/** `pgflow.workers`: registered worker processes. */
 export const workers = pgflow.table(
   'workers',
   {
@@ -221,6 +227,7 @@ export const workers = pgflow.table(
   ],
 );
 
+/** `pgflow.step_tasks`: the unit of work a worker executes (one per step, one per element for a map step). */
 export const stepTasks = pgflow.table(
   'step_tasks',
   {

@@ -13,7 +13,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { readSqlSources } from '../src/sql/sources.js';
+import { readSqlSources } from '../scripts/release/sources.js';
 import { defineFlow, type Scenario } from './scenarios.js';
 import { withClient } from './server.js';
 

@@ -1,46 +1,31 @@
 /**
- * The client: start runs, wait for them, read them, follow events.
+ * The client object: one pool and one LISTEN connection, through which an app
+ * starts runs, waits for them, reads them, operates them and follows events.
  *
  *   const client = createClient({ connectionString });
  *   const run = await client.startFlow(scrape, { url });
  *   const output = await client.waitForRun(run.runId, { timeout: 30_000 });
  *   await client.close();
  *
- * Waiting is driven by LISTEN/NOTIFY on one dedicated connection per client
- * (no polling loop): a waiter checks the run, LISTENs on the flow's channel,
- * checks again (closing the gap between the two), and re-reads the run on
- * each run:completed / run:failed / run:cancelled event for it — and after
- * every reconnection, so a notification lost while the connection was down
- * cannot strand it.
+ * One dedicated LISTEN connection per client (./channels.ts) drives waiting
+ * (./wait.ts) and event subscriptions.
  *
  * The client also operates runs and flows: cancelRun, retryRun, pauseFlow,
  * resumeFlow (see ./control.ts).
  */
 import pg from 'pg';
-import { describeValue, isUuid, PgflowArgumentError } from '../core/arguments.js';
 import { toExecutor, type SqlExecutor } from '../core/connection.js';
+import type { ConnectionSource } from '../core/listener.js';
 import type { FlowRecord, Json } from '../core/types.js';
 import type { AnyFlow, FlowInput, FlowOutput } from '../flow/flow.js';
 import { silentLogger, type Logger } from '../flow/logger.js';
+import { ClientChannels, type EventFilter, type EventHandler, type Unsubscribe } from './channels.js';
 import { cancelRun, pauseFlow, resumeFlow, retryRun } from './control.js';
-import { EVENTS_CHANNEL, parseEvent, type PgflowEvent } from './events.js';
-import { NotificationListener, type ConnectionSource } from './listener.js';
-import { backoffDelay, errorMessage, isConnectionError, sleep } from './retry.js';
-import {
-  getRun,
-  readRunOutcome,
-  RunNotFoundError,
-  startFlow,
-  type FlowRun,
-  type RunDetails,
-  type RunId,
-  type RunOutcome,
-  type StartFlowOptions,
-  type TypedRun,
-} from './runs.js';
+import { getRun, startFlow, type FlowRun, type RunDetails, type RunId, type StartFlowOptions, type TypedRun } from './runs.js';
+import { waitForRunOutcome, type WaitOptions } from './wait.js';
 
-/** The events after which a waiter reads its run again. */
-const FINISHING_EVENTS: ReadonlySet<PgflowEvent['type']> = new Set(['run:completed', 'run:failed', 'run:cancelled']);
+export { RunWaitTimeoutError, type WaitOptions } from './wait.js';
+export type { EventFilter, EventHandler, Unsubscribe } from './channels.js';
 
 export interface ClientOptions {
   /** Connect with this URL (the client owns its pool and closes it). */
@@ -53,57 +38,13 @@ export interface ClientOptions {
   pingInterval?: number;
 }
 
-export interface WaitOptions {
-  /** Reject with a RunWaitTimeoutError after this many milliseconds (default: wait as long as it takes). */
-  timeout?: number;
-  /** Stop waiting when this signal aborts (rejects with the signal's reason). */
-  signal?: AbortSignal;
-}
-
-export class RunWaitTimeoutError extends Error {
-  readonly runId: string;
-
-  constructor(runId: string, timeout: number) {
-    super(`run ${runId} did not finish within ${timeout} ms`);
-    this.name = 'RunWaitTimeoutError';
-    this.runId = runId;
-  }
-}
-
-export interface EventFilter {
-  /** Only events of this flow (listens on the flow's channel instead of pgflow_events). */
-  flow?: AnyFlow | string;
-  /** Only events of this run. */
-  runId?: string;
-}
-
-export type EventHandler = (event: PgflowEvent) => void;
-
-/** Stops an onEvent subscription. */
-export type Unsubscribe = () => Promise<void>;
-
-interface Subscriber {
-  runId: string | undefined;
-  handle: EventHandler;
-}
-
-interface RunWaiter {
-  /** Re-reads the run and settles when it has finished. */
-  check(): void;
-  onEvent(event: PgflowEvent): void;
-  /** Ends the wait with `error`. */
-  cancel(error: Error): void;
-}
-
 export class PgflowClient {
   /** Runs queries for the client (the pool it was given or created). */
   readonly db: SqlExecutor;
   private readonly pool: pg.Pool;
   private readonly ownsPool: boolean;
   private readonly logger: Logger;
-  private readonly listener: NotificationListener;
-  private readonly subscribers = new Map<string, Set<Subscriber>>();
-  private readonly waiters = new Map<string, Set<RunWaiter>>();
+  private readonly channels: ClientChannels;
   private closed = false;
 
   constructor(options: ClientOptions) {
@@ -121,16 +62,7 @@ export class PgflowClient {
     this.db = toExecutor(this.pool);
     this.logger = options.logger ?? silentLogger;
     const source: ConnectionSource = options.pool ? { pool: options.pool } : { connectionString: options.connectionString as string };
-    this.listener = new NotificationListener({
-      source,
-      logger: this.logger,
-      pingInterval: options.pingInterval,
-      applicationName: 'pgflow-orm client (listen)',
-      onNotification: (channel, payload) => this.dispatch(channel, payload),
-      onConnected: ({ reconnected }) => {
-        if (reconnected) for (const set of this.waiters.values()) for (const waiter of set) waiter.check();
-      },
-    });
+    this.channels = new ClientChannels({ source, logger: this.logger, pingInterval: options.pingInterval });
   }
 
   private readonly onPoolError = (error: Error) => {
@@ -190,110 +122,7 @@ export class PgflowClient {
    * `timeout` ms, or the signal's reason when `signal` aborts.
    */
   waitForRun<TOutput = Json>(runId: RunId<TOutput, any>, options: WaitOptions = {}): Promise<TOutput> {
-    if (this.closed) return Promise.reject(new Error('the client is closed'));
-    if (!isUuid(runId)) return Promise.reject(new PgflowArgumentError(`waitForRun: runId must be a UUID, got ${describeValue(runId)}`, 'runId', runId));
-    const { timeout, signal } = options;
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    return new Promise<TOutput>((resolve, reject) => {
-      let settled = false;
-      let channel: string | undefined;
-      let checking = false;
-      let recheck = false;
-      const waiter: RunWaiter = {
-        check: () => void check(),
-        onEvent: (event) => {
-          if (event.runId === runId && FINISHING_EVENTS.has(event.type)) waiter.check();
-        },
-        cancel: (error) => finish(() => reject(error)),
-      };
-      const finish = (settle: () => void) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        const set = this.waiters.get(runId);
-        set?.delete(waiter);
-        if (set?.size === 0) this.waiters.delete(runId);
-        if (channel !== undefined) this.release(channel);
-        settle();
-      };
-      const settleWith = (outcome: RunOutcome | null): boolean => {
-        if (!outcome) {
-          finish(() => reject(new RunNotFoundError(runId)));
-          return true;
-        }
-        if (outcome.status === 'completed') {
-          finish(() => resolve(outcome.output as TOutput));
-          return true;
-        }
-        if (outcome.status === 'failed' || outcome.status === 'cancelled') {
-          finish(() => reject(outcome.error));
-          return true;
-        }
-        return false;
-      };
-      // One read at a time; a request during a read runs another read after it.
-      const check = async (): Promise<RunOutcome | null | undefined> => {
-        if (settled) return undefined;
-        if (checking) {
-          recheck = true;
-          return undefined;
-        }
-        checking = true;
-        try {
-          let outcome: RunOutcome | null | undefined;
-          do {
-            recheck = false;
-            outcome = await readRunOutcome(this.pool, runId);
-            if (settleWith(outcome)) return outcome;
-          } while (recheck && !settled);
-          return outcome;
-        } catch (error) {
-          // The reconnection (or the next event) triggers another check.
-          this.logger.warn('reading the run failed; waiting for the next event or reconnection', { runId, error: errorMessage(error) });
-          return undefined;
-        } finally {
-          checking = false;
-        }
-      };
-      const onAbort = () => finish(() => reject(signal?.reason));
-      signal?.addEventListener('abort', onAbort, { once: true });
-      const timer = timeout === undefined ? undefined : setTimeout(() => finish(() => reject(new RunWaitTimeoutError(runId, timeout))), timeout);
-
-      let set = this.waiters.get(runId);
-      if (!set) this.waiters.set(runId, (set = new Set()));
-      set.add(waiter);
-
-      void (async () => {
-        let first: RunOutcome | null = null;
-        // The first read retries while the database is unreachable (until the timeout or signal ends the wait).
-        for (let attempt = 0; !settled; attempt++) {
-          try {
-            first = await readRunOutcome(this.pool, runId);
-            break;
-          } catch (error) {
-            if (!isConnectionError(error) || this.closed) {
-              finish(() => reject(error));
-              return;
-            }
-            const delay = backoffDelay(attempt);
-            this.logger.warn(`cannot read run ${runId}: database unreachable; retrying in ${delay} ms`, { error: errorMessage(error) });
-            await sleep(delay, signal);
-          }
-        }
-        if (settled || settleWith(first)) return;
-        if (!first) return;
-        channel = first.flowSlug;
-        try {
-          await this.acquire(channel);
-        } catch (error) {
-          if (!settled) finish(() => reject(error));
-          return;
-        }
-        // Anything that finished between the first read and LISTEN is caught here.
-        await check();
-      })();
-    });
+    return waitForRunOutcome<TOutput>({ pool: this.pool, channels: this.channels, logger: this.logger, isClosed: () => this.closed }, runId, options);
   }
 
   /**
@@ -305,69 +134,17 @@ export class PgflowClient {
    */
   async onEvent(handler: EventHandler, filter: EventFilter = {}): Promise<Unsubscribe> {
     if (this.closed) throw new Error('the client is closed');
-    const channel = filter.flow === undefined ? EVENTS_CHANNEL : typeof filter.flow === 'string' ? filter.flow : filter.flow.slug;
-    const subscriber: Subscriber = { runId: filter.runId, handle: handler };
-    let set = this.subscribers.get(channel);
-    if (!set) this.subscribers.set(channel, (set = new Set()));
-    set.add(subscriber);
-    await this.acquire(channel);
-    let active = true;
-    return async () => {
-      if (!active) return;
-      active = false;
-      this.subscribers.get(channel)?.delete(subscriber);
-      this.release(channel);
-    };
+    return this.channels.subscribe(handler, filter);
   }
 
   /** Ends pending waits (they reject), stops listening and closes the pool it created. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const set of [...this.waiters.values()]) for (const waiter of [...set]) waiter.cancel(new Error('the client was closed while waiting for the run'));
-    await this.listener.close();
+    await this.channels.close(new Error('the client was closed while waiting for the run'));
     // An own pool keeps its error listener: clients it is still closing may report.
     if (this.ownsPool) await this.pool.end();
     else this.pool.off('error', this.onPoolError);
-  }
-
-  private readonly channelUsers = new Map<string, number>();
-
-  private async acquire(channel: string): Promise<void> {
-    this.channelUsers.set(channel, (this.channelUsers.get(channel) ?? 0) + 1);
-    await this.listener.start();
-    await this.listener.listen(channel);
-  }
-
-  /**
-   * Flow channels stay listened to for the client's lifetime (a LISTEN per
-   * waited run would cost two round trips each); `pgflow_events`, which
-   * carries every flow's events, only while someone subscribes to it.
-   */
-  private release(channel: string): void {
-    const users = (this.channelUsers.get(channel) ?? 1) - 1;
-    if (users > 0) {
-      this.channelUsers.set(channel, users);
-      return;
-    }
-    this.channelUsers.delete(channel);
-    if (channel === EVENTS_CHANNEL) void this.listener.unlisten(channel);
-  }
-
-  private dispatch(channel: string, payload: string): void {
-    const event = parseEvent(payload);
-    if (!event) return;
-    for (const subscriber of this.subscribers.get(channel) ?? []) {
-      if (subscriber.runId !== undefined && subscriber.runId !== event.runId) continue;
-      try {
-        subscriber.handle(event);
-      } catch (error) {
-        this.logger.error('an event handler threw', { event: event.type, error: errorMessage(error) });
-      }
-    }
-    if (event.runId !== undefined && FINISHING_EVENTS.has(event.type)) {
-      for (const waiter of this.waiters.get(event.runId) ?? []) waiter.onEvent(event);
-    }
   }
 }
 

@@ -38,6 +38,6 @@ export {
   type StepFailedEvent,
   type StepSkippedEvent,
   type StepStartedEvent,
-} from './events.js';
-export { NotificationListener, type ConnectionSource, type ListenerOptions } from './listener.js';
-export { backoffDelay, isConnectionError } from './retry.js';
+} from '../core/events.js';
+export { NotificationListener, type ConnectionSource, type ListenerOptions } from '../core/listener.js';
+export { backoffDelay, isConnectionError } from '../core/retry.js';

@@ -1,8 +1,8 @@
 /**
  * Turns rows as the drivers return them (snake_case keys, int8 as strings)
- * into the camelCase records of ./types.ts.
+ * into the camelCase rows of ./row-types.ts.
  */
-import type { ClaimedTask, FlowRecord, Json, QueueMessage, Run, Schedule, ScheduleTick, StepRecord, StepState, StepTask, StepTaskRecord, Worker } from './types.js';
+import type { ClaimedTask, FlowRow, Json, QueueMessage, RunRow, ScheduleRow, ScheduleTickRow, StepRow, StepStateRow, StepTaskRecord, StepTaskRow, WorkerRow } from './types.js';
 
 type Row = Record<string, unknown>;
 
@@ -32,18 +32,18 @@ const SCHEDULE_DATES = ['createdAt', 'updatedAt'] as const;
 const TICK_DATES = ['tick', 'firedAt'] as const;
 const WORKER_DATES = ['startedAt', 'stoppedAt', 'deprecatedAt', 'lastHeartbeatAt'] as const;
 
-export const toFlow = (row: Row) => camelizeRow(row, FLOW_DATES) as unknown as FlowRecord;
-export const toStep = (row: Row) => camelizeRow(row, STEP_DATES) as unknown as StepRecord;
-export const toRun = (row: Row) => camelizeRow(row, RUN_DATES) as unknown as Run;
-export const toStepState = (row: Row) => camelizeRow(row, STEP_STATE_DATES) as unknown as StepState;
-export const toWorker = (row: Row) => camelizeRow(row, WORKER_DATES) as unknown as Worker;
-export const toSchedule = (row: Row) => camelizeRow(row, SCHEDULE_DATES) as unknown as Schedule;
-export const toScheduleTick = (row: Row) => camelizeRow(row, TICK_DATES) as unknown as ScheduleTick;
+export const toFlow = (row: Row) => camelizeRow(row, FLOW_DATES) as unknown as FlowRow;
+export const toStep = (row: Row) => camelizeRow(row, STEP_DATES) as unknown as StepRow;
+export const toRun = (row: Row) => camelizeRow(row, RUN_DATES) as unknown as RunRow;
+export const toStepState = (row: Row) => camelizeRow(row, STEP_STATE_DATES) as unknown as StepStateRow;
+export const toWorker = (row: Row) => camelizeRow(row, WORKER_DATES) as unknown as WorkerRow;
+export const toSchedule = (row: Row) => camelizeRow(row, SCHEDULE_DATES) as unknown as ScheduleRow;
+export const toScheduleTick = (row: Row) => camelizeRow(row, TICK_DATES) as unknown as ScheduleTickRow;
 
-export function toStepTask(row: Row): StepTask {
+export function toStepTask(row: Row): StepTaskRow {
   const task = camelizeRow(row, TASK_DATES);
   task.messageId = toNumber(task.messageId);
-  return task as unknown as StepTask;
+  return task as unknown as StepTaskRow;
 }
 
 export function toStepTaskRecord<TInput>(row: Row): StepTaskRecord<TInput> {

@@ -34,3 +34,4 @@ export type {
   TaskStatus,
   Worker,
 } from '../core/types.js';
+export type { DepRow, FlowRow, RoleAccessRow, RunRow, ScheduleRow, ScheduleTickRow, StepRow, StepStateRow, StepTaskRow, WorkerRow } from '../core/types.js';

@@ -60,6 +60,7 @@ export type {
   TaskStatus,
   Worker,
 } from '../core/types.js';
+export type { DepRow, FlowRow, RoleAccessRow, RunRow, ScheduleRow, ScheduleTickRow, StepRow, StepStateRow, StepTaskRow, WorkerRow } from '../core/types.js';
 
 /** The tables and relations, to spread into the `schema` passed to `drizzle()`. */
 export const pgflowSchema = {

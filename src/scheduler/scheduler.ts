@@ -23,13 +23,13 @@
  * skipped; the others go on. Lost connections are retried with backoff.
  */
 import pg from 'pg';
-import { backoffDelay, errorMessage, isConnectionError, sleep } from '../client/retry.js';
+import { backoffDelay, errorMessage, isConnectionError, sleep } from '../core/retry.js';
 import { toExecutor, type SqlExecutor } from '../core/connection.js';
 import { pgflowSql, type PgflowSql } from '../core/sql-api.js';
 import type { AnyFlow } from '../flow/flow.js';
 import { consoleLogger, type Logger } from '../flow/logger.js';
 import { CronError, CronSchedule } from './cron.js';
-import { readSchedules, type ScheduleRow } from './schedules.js';
+import { readSchedules, type ScheduleState } from './schedules.js';
 
 export interface SchedulerOptions {
   /** Connect with this URL (the scheduler creates and closes its own small pool). */
@@ -228,7 +228,7 @@ class Scheduler {
   }
 
   /** The schedule's expression, read (and cached); null, logged once, when it cannot be read. */
-  private read(key: string, row: ScheduleRow): CronSchedule | null {
+  private read(key: string, row: ScheduleState): CronSchedule | null {
     const cached = this.parsed.get(key);
     if (cached && cached.cron === row.cron && cached.timezone === row.timezone) return cached.result instanceof CronSchedule ? cached.result : null;
     let result: CronSchedule | ScheduleProblem;
@@ -246,7 +246,7 @@ class Scheduler {
   }
 
   /** Fires the schedule's due ticks, oldest first, at most `catchUp` of them. */
-  private async fireRow(row: ScheduleRow, schedule: CronSchedule, now: Date, fired: FiredTick[]): Promise<void> {
+  private async fireRow(row: ScheduleState, schedule: CronSchedule, now: Date, fired: FiredTick[]): Promise<void> {
     const after = row.lastTick === null || row.updatedAt > row.lastTick ? row.updatedAt : row.lastTick;
     const { ticks, more } = schedule.latestTicks(after, now, this.catchUp);
     if (more) {

@@ -7,7 +7,8 @@
 import type { SqlExecutor } from '../core/connection.js';
 import type { Json } from '../core/types.js';
 
-export interface ScheduleRow {
+/** A schedule as the scheduler reads it: its definition and the latest tick that fired. */
+export interface ScheduleState {
   flowSlug: string;
   scheduleName: string;
   cron: string;
@@ -22,7 +23,7 @@ export interface ScheduleRow {
 export interface ScheduleSnapshot {
   /** The database's clock when the schedules were read. */
   now: Date;
-  schedules: ScheduleRow[];
+  schedules: ScheduleState[];
 }
 
 // Timestamps as epoch milliseconds, rounded down: a tick must come strictly after them to be due.

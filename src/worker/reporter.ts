@@ -15,7 +15,7 @@
 import type { PgflowSql } from '../core/sql-api.js';
 import type { StepTask } from '../core/types.js';
 import type { Logger } from '../flow/logger.js';
-import { backoffDelay, errorMessage, isConnectionError, sleep, waitAtMost } from '../client/retry.js';
+import { backoffDelay, errorMessage, isConnectionError, sleep, waitAtMost } from '../core/retry.js';
 
 export interface TaskRef {
   flowSlug: string;

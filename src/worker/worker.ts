@@ -45,10 +45,10 @@
  * schedules of its flows (see ../scheduler/scheduler.ts).
  */
 import pg from 'pg';
-import { NotificationListener, type ConnectionSource } from '../client/listener.js';
-import { parseEvent, type RunCancelledEvent } from '../client/events.js';
-import { RunCancelledError } from '../client/runs.js';
-import { backoffDelay, errorMessage, isConnectionError, sleep, waitAtMost } from '../client/retry.js';
+import { NotificationListener, type ConnectionSource } from '../core/listener.js';
+import { parseEvent, type RunCancelledEvent } from '../core/events.js';
+import { RunCancelledError } from '../core/errors.js';
+import { backoffDelay, errorMessage, isConnectionError, sleep, waitAtMost } from '../core/retry.js';
 import { withAccessHint } from '../core/access.js';
 import { pgflowSql, type PgflowSql } from '../core/sql-api.js';
 import { assertCompatibleSchema } from '../core/version.js';

@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packageRoot, readMigrations } from '../../src/migrations/index.js';
-import { applyMigrations } from '../../src/release/scratch.js';
+import { applyMigrations } from '../../scripts/release/scratch.js';
 import { createDatabase, databaseUrl, dropDatabase, useTestDatabase, withAdminClient } from '../support/database.js';
 import { useLoginRoles, type LoginRole } from '../support/roles.js';
 import { defineFlow, errorOf, newWorkerId, onClient, startFlow, uniqueSlug, type Db, type RunRow, type TaskRecord } from './support.js';

@@ -17,8 +17,8 @@ import {
   schemaVersionOf,
 } from '../../src/migrations/index.js';
 import { readReleaseManifest, releaseGroups, releasesFile } from '../../src/migrations/releases.js';
-import { releasedFileProblems } from '../../src/release/cut-release.js';
-import { writeReleases } from '../../src/release/releases.js';
+import { releasedFileProblems } from '../../scripts/release/cut-release.js';
+import { writeReleases } from '../../scripts/release/releases.js';
 import { manifestByVersion, syntheticHistory } from './support/synthetic.js';
 
 const hasManifest = existsSync(releasesFile());

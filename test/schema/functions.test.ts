@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { planFunctionMigration, planIsEmpty, type FunctionMigrationPlan } from '../../src/release/plan.js';
+import { planFunctionMigration, planIsEmpty, type FunctionMigrationPlan } from '../../scripts/release/plan.js';
 import { useLocalPool } from '../adapters/pool.js';
 import { useTestDatabase } from '../support/database.js';
 

@@ -14,13 +14,14 @@
  * and a migration of that name with other SQL is refused (a flow does not
  * change in place; give a changed flow a new slug).
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { compileFlow, sqlLiteral } from '../../flow/compile.js';
 import type { AnyFlow } from '../../flow/flow.js';
-import { addPgflowMigrations, AppFolderError, installedDrizzleKitMajor, migrationFolders, timestampPrefix, type AppFolderLayout } from '../../migrations/app-folder.js';
-import { sha256, splitStatements, STATEMENT_BREAKPOINT, type Migration } from '../../migrations/index.js';
+import { AppFolderError, installedDrizzleKitMajor, migrationFolders } from '../../migrations/app-folder.js';
+import { STATEMENT_BREAKPOINT } from '../../migrations/index.js';
+import { writeDrizzleMigration, writeFlatMigration, type WrittenMigration } from '../../migrations/write-migration.js';
 import { CliError, type CliCommand } from '../command.js';
 import { loadFlows } from './support/flow-module.js';
 
@@ -150,104 +151,8 @@ export function detectFormat(out: string, cwd = process.cwd()): CompileFormat {
 
 // ---- writing ----
 
-export interface CompileResult {
+export interface CompileResult extends WrittenMigration {
   format: CompileFormat;
-  /** The main file written (or that would be written, or that already holds the flows). */
-  path: string;
-  status: 'written' | 'unchanged' | 'dry-run';
-  /** Other files written (journal, snapshot). */
-  alsoWritten: string[];
-}
-
-const sameNameError = (path: string) =>
-  new CliError(
-    `${path} already exists with other SQL. A flow does not change in place: give the changed flow a new slug, ` +
-      'or pass --name to write the new definitions as another migration',
-  );
-
-async function writeDrizzle(out: string, layout: AppFolderLayout, name: string, sql: string, dryRun: boolean): Promise<Omit<CompileResult, 'format'>> {
-  const migration: Migration = { tag: `0000_${name}`, when: 0, sql, statements: splitStatements(sql), hash: sha256(sql) };
-  let result;
-  try {
-    result = await addPgflowMigrations({ out, layout, migrations: [migration], dryRun });
-  } catch (error) {
-    if (error instanceof AppFolderError) throw new CliError(error.message);
-    throw error;
-  }
-  if (result.modified.length > 0) {
-    const tag = result.modified[0]!;
-    throw sameNameError(layout === 'journal' ? join(out, `${tag}.sql`) : join(out, tag, 'migration.sql'));
-  }
-  const added = result.added[0];
-  if (!added) {
-    const path = layout === 'journal' ? findJournalFile(out, name) : findFolderFile(out, name);
-    return { path, status: 'unchanged', alsoWritten: [] };
-  }
-  const alsoWritten =
-    layout === 'journal'
-      ? [join(out, 'meta', '_journal.json'), join(out, 'meta', `${/^(\d+)_/.exec(added.tag)?.[1] ?? added.tag}_snapshot.json`)]
-      : [join(out, added.tag, 'snapshot.json')];
-  return { path: added.path, status: dryRun ? 'dry-run' : 'written', alsoWritten: dryRun ? [] : alsoWritten };
-}
-
-function findJournalFile(out: string, name: string): string {
-  const journal = JSON.parse(readFileSync(join(out, 'meta', '_journal.json'), 'utf8')) as { entries: { tag: string }[] };
-  const tag = journal.entries.find((entry) => entry.tag.replace(/^\d+_/, '') === name)?.tag ?? name;
-  return join(out, `${tag}.sql`);
-}
-
-function findFolderFile(out: string, name: string): string {
-  const folder = migrationFolders(out).find((candidate) => candidate.replace(/^\d{14}_/, '') === name) ?? name;
-  return join(out, folder, 'migration.sql');
-}
-
-/** The ordering prefix of a flat migrations folder's file names. */
-type PrefixStyle = { kind: 'timestamp' } | { kind: 'index'; next: number; width: number } | { kind: 'flyway'; next: number };
-
-const FLYWAY = /^V(\d+)__/;
-const NUMBERED = /^(\d+)[_-]/;
-
-function prefixStyle(files: readonly string[]): PrefixStyle {
-  const flyway = files.map((file) => FLYWAY.exec(file)).filter((match) => match !== null);
-  if (flyway.length > 0) return { kind: 'flyway', next: Math.max(...flyway.map((match) => Number(match[1]))) + 1 };
-  const numbered = files.map((file) => NUMBERED.exec(file)?.[1]).filter((prefix): prefix is string => prefix !== undefined && prefix.length !== 14);
-  if (numbered.length > 0 && numbered.length === files.filter((file) => NUMBERED.test(file)).length) {
-    return { kind: 'index', next: Math.max(...numbered.map(Number)) + 1, width: Math.max(...numbered.map((prefix) => prefix.length)) };
-  }
-  return { kind: 'timestamp' };
-}
-
-const stripPrefix = (file: string) => file.replace(FLYWAY, '').replace(/^\d+[_-]/, '');
-
-/** Writes `<prefix><name><extension>` into a folder of flat migration files (Kysely, plain SQL). */
-function writeFlat(out: string, name: string, extension: string, content: string, matches: (file: string) => boolean, dryRun: boolean, now: number): Omit<CompileResult, 'format'> {
-  const files = existsSync(out) ? readdirSync(out).filter((file) => !statSync(join(out, file)).isDirectory() && matches(file)).sort() : [];
-  const existing = files.find((file) => stripPrefix(file) === `${name}${extension}` || file === `${name}${extension}`);
-  if (existing) {
-    const path = join(out, existing);
-    if (readFileSync(path, 'utf8') !== content) throw sameNameError(path);
-    return { path, status: 'unchanged', alsoWritten: [] };
-  }
-  const style = prefixStyle(files);
-  let file: string;
-  if (style.kind === 'flyway') file = `V${style.next}__${name}${extension}`;
-  else if (style.kind === 'index') file = `${String(style.next).padStart(style.width, '0')}_${name}${extension}`;
-  else {
-    const newest = files.map((existingFile) => /^(\d{14})_/.exec(existingFile)?.[1]).filter((prefix) => prefix !== undefined).sort().at(-1);
-    let stamp = timestampPrefix(now);
-    if (newest !== undefined && stamp <= newest) stamp = String(BigInt(newest) + 1n);
-    file = `${stamp}_${name}${extension}`;
-  }
-  const last = files.at(-1);
-  if (last !== undefined && style.kind !== 'flyway' && file <= last) {
-    throw new CliError(`cannot name the migration so that it sorts after ${last} in ${out}; rename the existing files or pass another --out`);
-  }
-  const path = join(out, file);
-  if (!dryRun) {
-    mkdirSync(out, { recursive: true });
-    writeFileSync(path, content);
-  }
-  return { path, status: dryRun ? 'dry-run' : 'written', alsoWritten: [] };
 }
 
 export interface CompileToFolderOptions {
@@ -267,17 +172,22 @@ export async function compileToFolder(flows: readonly AnyFlow[], options: Compil
   if (!NAME_PATTERN.test(name)) throw new CliError(`--name must be letters, digits, "_" and "-" (at most 100, starting with a letter or digit); got ${JSON.stringify(name)}`);
   const dryRun = options.dryRun ?? false;
   const now = (options.now ?? Date.now)();
-  switch (format) {
-    case 'drizzle':
-      return { format, ...(await writeDrizzle(out, 'journal', name, drizzleSql(flows), dryRun)) };
-    case 'drizzle-folder':
-      return { format, ...(await writeDrizzle(out, 'folders', name, drizzleSql(flows), dryRun)) };
-    case 'kysely': {
-      const extension = kyselyExtension(out);
-      return { format, ...writeFlat(out, name, extension, kyselyMigration(flows, extension === '.ts'), isScript, dryRun, now) };
+  try {
+    switch (format) {
+      case 'drizzle':
+        return { format, ...(await writeDrizzleMigration(out, 'journal', name, drizzleSql(flows), dryRun)) };
+      case 'drizzle-folder':
+        return { format, ...(await writeDrizzleMigration(out, 'folders', name, drizzleSql(flows), dryRun)) };
+      case 'kysely': {
+        const extension = kyselyExtension(out);
+        return { format, ...writeFlatMigration(out, name, extension, kyselyMigration(flows, extension === '.ts'), isScript, dryRun, now) };
+      }
+      case 'sql':
+        return { format, ...writeFlatMigration(out, name, '.sql', plainSql(flows), (file) => file.endsWith('.sql'), dryRun, now) };
     }
-    case 'sql':
-      return { format, ...writeFlat(out, name, '.sql', plainSql(flows), (file) => file.endsWith('.sql'), dryRun, now) };
+  } catch (error) {
+    if (error instanceof AppFolderError) throw new CliError(error.message);
+    throw error;
   }
 }
 

@@ -12,7 +12,7 @@ import { toExecutor } from '../../core/connection.js';
 import { pgflowSql } from '../../core/sql-api.js';
 import type { Json } from '../../core/types.js';
 import { CronError, CronSchedule } from '../../scheduler/cron.js';
-import { readSchedules, type ScheduleRow } from '../../scheduler/schedules.js';
+import { readSchedules, type ScheduleState } from '../../scheduler/schedules.js';
 import { CliError, NOTHING_TO_DO, type CliCommand } from '../command.js';
 import { withDatabase } from './support/database.js';
 import { formatTime, printJson, shortJson, table } from './support/output.js';
@@ -32,7 +32,7 @@ export interface ScheduleListing {
 }
 
 /** Each schedule with its next tick, as the scheduler would read it. */
-export function describeSchedules(rows: readonly ScheduleRow[], now: Date): ScheduleListing[] {
+export function describeSchedules(rows: readonly ScheduleState[], now: Date): ScheduleListing[] {
   return rows.map((row) => {
     let nextTick: Date | null = null;
     let problem: string | null = null;

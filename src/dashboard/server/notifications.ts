@@ -2,13 +2,13 @@
  * The engine's events for the dashboard: one LISTEN on channel
  * `pgflow_events`, kept up across lost connections, over node-postgres (a
  * dedicated client from a connection string or a pool, see
- * src/client/listener.ts) or over postgres.js (its own `sql.listen`, which
+ * src/core/listener.ts) or over postgres.js (its own `sql.listen`, which
  * reconnects by itself). Each (re)connection is reported, because
  * notifications sent while disconnected are lost and the views must be read
  * again.
  */
-import { EVENTS_CHANNEL } from '../../client/events.js';
-import { NotificationListener, type ConnectionSource } from '../../client/listener.js';
+import { EVENTS_CHANNEL } from '../../core/events.js';
+import { NotificationListener, type ConnectionSource } from '../../core/listener.js';
 import type { Logger } from '../../flow/logger.js';
 
 export interface NotificationHandlers {

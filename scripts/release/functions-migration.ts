@@ -7,14 +7,16 @@
  * more), and writes them as a drizzle-kit custom migration. While the newest
  * functions migration is unreleased it is rewritten in place; otherwise a new
  * one is added with `drizzle-kit generate --custom`. The result is then
- * applied to a fresh database to prove that it installs cleanly.
+ * applied to a fresh database to prove that it installs cleanly. While
+ * package.json's version is a released one and the sources match the
+ * migrations, it writes nothing.
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { migrationsFolder, packageRoot, readJournal, readMigrations } from '../migrations/index.js';
+import { migrationsFolder, packageRoot, readJournal, readMigrations } from '../../src/migrations/index.js';
 import { planFunctionMigration, planIsEmpty } from './plan.js';
-import { releasedTags } from './releases.js';
+import { readReleases, releasedTags } from './releases.js';
 import { renderFunctionMigration } from './render.js';
 import { applyMigrations, startScratchServer } from './scratch.js';
 
@@ -34,12 +36,28 @@ function targetTag(version: string): { tag: string; created: boolean } {
   return { tag: created.tag, created: true };
 }
 
+/** Whether package.json's version is already released (then there is no unreleased migration to write into). */
+function versionIsReleased(version: string): boolean {
+  return readReleases().releases.some((release) => release.version === version);
+}
+
 async function main(): Promise<void> {
   const version = packageVersion();
-  const { tag, created } = targetTag(version);
-  const earlier = readMigrations().filter((migration) => migration.tag !== tag);
   const server = await startScratchServer();
   try {
+    if (versionIsReleased(version)) {
+      // Nothing may be added to a released version: with sources that match the migrations there is nothing to do.
+      const pending = await server.withDatabase(async (client) => {
+        await applyMigrations(client, readMigrations());
+        return planFunctionMigration(client);
+      });
+      if (planIsEmpty(pending)) {
+        console.log(`The migrations already match src/sql/, and ${version} is released: nothing to write.`);
+        return;
+      }
+    }
+    const { tag, created } = targetTag(version);
+    const earlier = readMigrations().filter((migration) => migration.tag !== tag);
     const plan = await server.withDatabase(async (client) => {
       await applyMigrations(client, earlier);
       return planFunctionMigration(client);

@@ -5,10 +5,10 @@
  * src/migrations/releases.ts (shipped); writing is release tooling.
  */
 import { writeFileSync } from 'node:fs';
-import { migrationsFolder } from '../migrations/index.js';
-import { readReleaseManifest, releasesFile, type ReleaseManifest } from '../migrations/releases.js';
+import { migrationsFolder } from '../../src/migrations/index.js';
+import { readReleaseManifest, releasesFile, type ReleaseManifest } from '../../src/migrations/releases.js';
 
-export type { ReleaseEntry, ReleaseManifest, ReleasedMigration } from '../migrations/releases.js';
+export type { ReleaseEntry, ReleaseManifest, ReleasedMigration } from '../../src/migrations/releases.js';
 
 export const releasesPath = releasesFile();
 

@@ -3,7 +3,7 @@
  * a rolled-back transaction and compares the catalog before and after.
  */
 import type pg from 'pg';
-import { readSqlSources, type SqlPart, type SqlSource } from '../sql/sources.js';
+import { readSqlSources, type SqlPart, type SqlSource } from './sources.js';
 import { functionDefinitions, functionVersions, routineKind } from './catalog.js';
 
 export interface PartPlan {

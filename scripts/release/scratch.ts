@@ -4,8 +4,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { startEmbeddedPostgres } from '../embedded/index.js';
-import type { Migration } from '../migrations/index.js';
+import { startEmbeddedPostgres } from '../../src/embedded/index.js';
+import type { Migration } from '../../src/migrations/index.js';
 
 export interface ScratchServer {
   /** Creates an empty database, runs `use` with a client on it, and drops it. */

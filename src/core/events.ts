@@ -8,7 +8,7 @@
  * Flow events (flow:paused, flow:resumed) concern a flow, not a run, and have
  * no runId.
  */
-import { SKIP_REASONS, type Json, type SkipReason } from '../core/types.js';
+import { SKIP_REASONS, type Json, type SkipReason } from './types.js';
 
 export const EVENTS_CHANNEL = 'pgflow_events';
 

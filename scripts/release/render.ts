@@ -2,8 +2,8 @@
  * Renders a planned function migration as a drizzle-kit migration file:
  * statements separated by `--> statement-breakpoint`.
  */
-import { STATEMENT_BREAKPOINT } from '../migrations/index.js';
-import type { SqlSource } from '../sql/sources.js';
+import { STATEMENT_BREAKPOINT } from '../../src/migrations/index.js';
+import type { SqlSource } from './sources.js';
 import type { FunctionMigrationPlan, PartPlan } from './plan.js';
 
 /** The oldest pgmq extension version the engine works with (message headers arrived in 1.5). */

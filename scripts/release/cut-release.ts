@@ -18,7 +18,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { compareVersions } from '../core/version.js';
+import { compareVersions } from '../../src/core/version.js';
 import {
   downMigrationFile,
   MIGRATION_TAG_PATTERN,
@@ -30,9 +30,9 @@ import {
   splitStatements,
   sqlReleaseFile,
   type Migration,
-} from '../migrations/index.js';
-import { renderReleaseSql } from '../migrations/plain-sql.js';
-import { readReleaseManifest, releaseGroups, type ReleaseEntry, type ReleaseGroup } from '../migrations/releases.js';
+} from '../../src/migrations/index.js';
+import { renderReleaseSql } from '../../src/migrations/plain-sql.js';
+import { readReleaseManifest, releaseGroups, type ReleaseEntry, type ReleaseGroup } from '../../src/migrations/releases.js';
 import { downFileIsGenerated, writeDownMigrations } from './down-migrations.js';
 import { writeReleases } from './releases.js';
 import { startScratchServer, type ScratchServer } from './scratch.js';

@@ -1,0 +1,51 @@
+/**
+ * The errors that say how a run ended or that it does not exist: thrown by
+ * the client when it waits for or reads a run, and by the worker when a run
+ * is cancelled under a running handler.
+ */
+
+/** The run failed: `message` is the error of the step that failed it. */
+export class RunFailedError extends Error {
+  readonly runId: string;
+  readonly flowSlug: string;
+  /** The step whose last attempt failed the run (null when unknown). */
+  readonly stepSlug: string | null;
+  readonly errorMessage: string;
+
+  constructor(runId: string, flowSlug: string, stepSlug: string | null, errorMessage: string) {
+    super(errorMessage);
+    this.name = 'RunFailedError';
+    this.runId = runId;
+    this.flowSlug = flowSlug;
+    this.stepSlug = stepSlug;
+    this.errorMessage = errorMessage;
+  }
+}
+
+/** The run was cancelled (pgflow.cancel_run) before it finished; it has no output. */
+export class RunCancelledError extends Error {
+  readonly runId: string;
+  readonly flowSlug: string;
+  /** The reason given to cancel_run (null when none was). */
+  readonly reason: string | null;
+  readonly cancelledAt: Date | null;
+
+  constructor(runId: string, flowSlug: string, reason: string | null, cancelledAt: Date | null) {
+    super(`run ${runId} of flow "${flowSlug}" was cancelled${reason ? `: ${reason}` : ''}`);
+    this.name = 'RunCancelledError';
+    this.runId = runId;
+    this.flowSlug = flowSlug;
+    this.reason = reason;
+    this.cancelledAt = cancelledAt;
+  }
+}
+
+export class RunNotFoundError extends Error {
+  readonly runId: string;
+
+  constructor(runId: string) {
+    super(`run ${runId} does not exist`);
+    this.name = 'RunNotFoundError';
+    this.runId = runId;
+  }
+}
