@@ -3,7 +3,7 @@
  * with the packed package installed, each page's files are written and its
  * shell commands run in order against a fresh database, and every output
  * block right after a command block must be exactly what its last command
- * printed.
+ * printed (a ```console block shows a sample and is not compared).
  *
  * `npm install` lines are not sent to the registry here (the gate installs
  * from lockfiles): the app is `test/apps/consumer`, installed from its
@@ -23,7 +23,13 @@ import { blockFile, codeBlocks, type CodeBlock } from './blocks.js';
 const freshDatabase = useFreshDatabases();
 afterAll(removeWorkFolders);
 
-const PAGES = ['docs/getting-started/drizzle.md', 'docs/getting-started/kysely.md', 'docs/getting-started/sql.md'];
+/** The pages, with how many exact outputs each shows (a ```console block is a sample whose figures vary, not compared). */
+const PAGES: [page: string, outputs: number][] = [
+  ['docs/getting-started/index.md', 0],
+  ['docs/getting-started/drizzle.md', 1],
+  ['docs/getting-started/kysely.md', 1],
+  ['docs/getting-started/sql.md', 2],
+];
 
 /** The shell commands of a block: one a line, comments and blank lines left out. */
 function commands(block: CodeBlock): string[] {
@@ -50,7 +56,7 @@ function available(folder: string, pkg: string): boolean {
   return pkg === 'tsx' && existsSync(dirname(fromRepo.resolve('tsx/package.json')));
 }
 
-describe.each(PAGES)('%s', (page) => {
+describe.each(PAGES)('%s', (page, outputs) => {
   it('runs as written: files, commands and the outputs it shows', async () => {
     const blocks = codeBlocks(page);
     const app = await installedApp('consumer');
@@ -90,7 +96,7 @@ describe.each(PAGES)('%s', (page) => {
         last = undefined;
       }
     }
-    expect(ran, 'commands run').toBeGreaterThanOrEqual(2);
-    expect(outputsChecked, 'outputs compared').toBeGreaterThanOrEqual(1);
+    expect(ran, 'commands run').toBeGreaterThanOrEqual(1);
+    expect(outputsChecked, 'outputs compared').toBe(outputs);
   }, 300_000);
 });
