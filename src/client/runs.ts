@@ -50,7 +50,22 @@ export interface StartFlowOptions {
   idempotencyKey?: string;
 }
 
-/** The run failed: `message` is the error of the step that failed it. */
+/**
+ * The run failed: `message` is the error of the step that failed it.
+ *
+ * @example
+ * ```ts
+ * import { createClient, RunFailedError } from 'pgflow-orm';
+ *
+ * const client = createClient({ connectionString: process.env.DATABASE_URL });
+ * try {
+ *   await client.runFlow(scrape, { url: 'https://example.com/' });
+ * } catch (error) {
+ *   if (error instanceof RunFailedError) console.error(`step ${error.stepSlug} failed run ${error.runId}: ${error.message}`);
+ *   else throw error;
+ * }
+ * ```
+ */
 export class RunFailedError extends Error {
   readonly runId: string;
   readonly flowSlug: string;
@@ -68,7 +83,20 @@ export class RunFailedError extends Error {
   }
 }
 
-/** The run was cancelled (pgflow.cancel_run) before it finished; it has no output. */
+/**
+ * The run was cancelled (pgflow.cancel_run) before it finished; it has no output.
+ *
+ * @example
+ * ```ts
+ * import { RunCancelledError } from 'pgflow-orm';
+ *
+ * const run = await client.startFlow(scrape, { url: 'https://example.com/' });
+ * await client.cancelRun(run.runId, 'the customer cancelled');
+ * await client.waitForRun(run.runId).catch((error: unknown) => {
+ *   if (error instanceof RunCancelledError) console.log(`cancelled at ${error.cancelledAt?.toISOString()}: ${error.reason}`);
+ * });
+ * ```
+ */
 export class RunCancelledError extends Error {
   readonly runId: string;
   readonly flowSlug: string;
@@ -86,6 +114,18 @@ export class RunCancelledError extends Error {
   }
 }
 
+/**
+ * There is no run with that id (or the role connected cannot see it).
+ *
+ * @example
+ * ```ts
+ * import { RunNotFoundError } from 'pgflow-orm';
+ *
+ * await client.cancelRun('0193a3b4-0000-7000-8000-000000000000').catch((error: unknown) => {
+ *   if (error instanceof RunNotFoundError) console.log('no such run');
+ * });
+ * ```
+ */
 export class RunNotFoundError extends Error {
   readonly runId: string;
 
@@ -100,6 +140,15 @@ export class RunNotFoundError extends Error {
  * Starts a run of `flow` with `input` (typed by the flow) and returns it. The
  * input is a JSON object, or a JSON array for a flow with a root map step
  * (a `.map()` without `array`, which maps over the run input).
+ *
+ * @example
+ * ```ts
+ * import { Flow, startFlow } from 'pgflow-orm';
+ *
+ * const resize = new Flow<{ url: string; width: number }>({ slug: 'resize' }).step({ slug: 'resize' }, ({ run }) => ({ url: run.url }));
+ * const run = await startFlow(pool, resize, { url: 'https://example.com/cat.jpg', width: 320 }, { idempotencyKey: 'cat-320' });
+ * console.log(run.runId, run.status); // "0193…", "started"
+ * ```
  */
 export async function startFlow<F extends AnyFlow>(db: PgflowConnection, flow: F, input: FlowInput<F>, options: StartFlowOptions = {}): Promise<FlowRun<F>> {
   const rootMap = flow.steps.find((step) => step.stepType === 'map' && step.dependsOn.length === 0);
@@ -138,7 +187,20 @@ select
 from pgflow.runs r
 where r.run_id = $1::uuid`;
 
-/** The run with its step states and tasks (one consistent snapshot), or null when there is no such run. */
+/**
+ * The run with its step states and tasks (one consistent snapshot), or null when there is no such run.
+ *
+ * @example
+ * ```ts
+ * import { getRun } from 'pgflow-orm';
+ *
+ * const details = await getRun(pool, '0193a3b4-0000-7000-8000-000000000000');
+ * if (details) {
+ *   console.log(details.run.status);
+ *   for (const step of details.steps) console.log(step.stepSlug, step.status);
+ * }
+ * ```
+ */
 export async function getRun<TOutput = Json, TInput = Json>(db: PgflowConnection, runId: RunId<TOutput, TInput>): Promise<RunDetails<TOutput, TInput> | null> {
   const id = checkUuid('getRun', 'runId', runId);
   const [row] = await withAccessHint(db, 'client', 'read runs', () =>
@@ -162,7 +224,17 @@ export interface ListRunsOptions {
   startedBefore?: Date;
 }
 
-/** Runs, newest first. */
+/**
+ * Runs, newest first.
+ *
+ * @example
+ * ```ts
+ * import { listRuns } from 'pgflow-orm';
+ *
+ * const failed = await listRuns(pool, { flow: 'resize', status: 'failed', limit: 10 });
+ * for (const run of failed) console.log(run.runId, run.failedAt);
+ * ```
+ */
 export async function listRuns(db: PgflowConnection, options: ListRunsOptions = {}): Promise<TypedRun[]> {
   const flowSlug = options.flow === undefined ? null : typeof options.flow === 'string' ? options.flow : options.flow.slug;
   const limit = options.limit ?? 20;
@@ -198,7 +270,17 @@ left join lateral (
 ) failure on r.status = 'failed'
 where r.run_id = $1::uuid`;
 
-/** The run's status with its output or failure; null when there is no such run. */
+/**
+ * The run's status with its output or failure; null when there is no such run.
+ *
+ * @example
+ * ```ts
+ * import { readRunOutcome } from 'pgflow-orm';
+ *
+ * const outcome = await readRunOutcome(pool, '0193a3b4-0000-7000-8000-000000000000');
+ * if (outcome?.status === 'completed') console.log(outcome.output);
+ * ```
+ */
 export async function readRunOutcome(db: PgflowConnection, runId: string): Promise<RunOutcome | null> {
   const [row] = await toExecutor(db).query<{
     flow_slug: string;

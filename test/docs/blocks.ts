@@ -54,3 +54,28 @@ export function blockFile(block: CodeBlock): string | undefined {
   const first = block.code.split('\n')[0] ?? '';
   return /^(?:\/\/|--)\s+([\w./-]+\.(?:ts|sql|json))\s*$/.exec(first)?.[1];
 }
+
+/** The ```ts blocks of the `@example` tags in the library's sources (src/, the dashboard's front end left out). */
+export function jsdocExamples(): CodeBlock[] {
+  const walk = (folder: string): string[] =>
+    readdirSync(folder)
+      .sort()
+      .flatMap((name) => {
+        const path = join(folder, name);
+        if (statSync(path).isDirectory()) return name === 'ui' ? [] : walk(path);
+        return name.endsWith('.ts') ? [relative(repoRoot, path)] : [];
+      });
+  return walk(join(repoRoot, 'src')).flatMap((file) => {
+    const lines = readFileSync(join(repoRoot, file), 'utf8').split('\n');
+    const blocks: CodeBlock[] = [];
+    for (let index = 0; index < lines.length; index++) {
+      if (!/^\s*\* @example\s*$/.test(lines[index]!) || !/^\s*\* ```ts\s*$/.test(lines[index + 1] ?? '')) continue;
+      const body: string[] = [];
+      let end = index + 2;
+      while (end < lines.length && !/^\s*\* ```\s*$/.test(lines[end]!)) body.push(lines[end++]!.replace(/^\s*\*( |$)/, ''));
+      blocks.push({ page: file, line: index + 2, lang: 'ts', flags: [], code: body.join('\n') });
+      index = end;
+    }
+    return blocks;
+  });
+}

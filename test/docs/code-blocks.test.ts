@@ -9,14 +9,16 @@
  * A handful of names the docs take as given (an app's `pool`, `db`, …) are
  * declared once in `prelude.d.ts` below. A block flagged ```ts fragment is
  * left out (each says why in the text around it); ```ts drizzle-1 blocks
- * are checked against drizzle-orm 1.0 and `pgflow-orm/drizzle-1`.
+ * are checked against drizzle-orm 1.0 and `pgflow-orm/drizzle-1`. The
+ * `@example` blocks of the sources' JSDoc (what the API reference shows) are
+ * checked the same way.
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../support/paths.js';
 import { run } from '../support/processes.js';
-import { blockFile, codeBlocks, docPages, type CodeBlock } from './blocks.js';
+import { blockFile, codeBlocks, docPages, jsdocExamples, type CodeBlock } from './blocks.js';
 
 const workRoot = join(repoRoot, '.tmp', `docs-code-blocks-${process.pid}`);
 afterAll(() => rmSync(workRoot, { recursive: true, force: true }));
@@ -120,6 +122,7 @@ function explain(output: string, files: Checked[]): string {
 }
 
 const allBlocks = docPages().flatMap((page) => codeBlocks(page)).filter((block) => block.lang === 'ts' || block.lang === 'typescript');
+const examples = jsdocExamples();
 
 describe('the TypeScript blocks of the docs and the README', () => {
   it('are many, and only a few are left out as fragments', () => {
@@ -137,6 +140,12 @@ describe('the TypeScript blocks of the docs and the README', () => {
       const { output, files } = await check(project, blocks, isDrizzle1);
       expect(explain(output, files), `tsc over ${blocks.length} blocks (${project})`).toBe('');
     }
+  }, 240_000);
+
+  it("and the @example blocks of the sources' JSDoc type-check the same way", async () => {
+    expect(examples.length).toBeGreaterThanOrEqual(30);
+    const { output, files } = await check('jsdoc', examples, false);
+    expect(explain(output, files), `tsc over ${examples.length} @example blocks`).toBe('');
   }, 240_000);
 
   it('a block that does not type-check is reported with its page and line', async () => {
