@@ -26,7 +26,7 @@ export default defineConfig({
   // The README links into the docs with relative .md links, which GitHub follows too; links out of docs/ are
   // to files in the repository (examples, bench), which the site does not hold.
   ignoreDeadLinks: [(url) => /^(\.\/)?(\.\.\/)+(examples|bench|src|test)\//.test(url)],
-  srcExclude: ['typedoc.json'],
+  srcExclude: ['typedoc.json', 'tsconfig.typedoc.json', 'api-entry.ts'],
   // The local search index holds every page, the generated API reference included.
   vite: { build: { chunkSizeWarningLimit: 4096 } },
   themeConfig: {

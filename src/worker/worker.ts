@@ -708,7 +708,8 @@ function outputProblem(step: StepDefinition, taskIndex: number, output: unknown)
 }
 
 /**
- * Starts a worker; resolves once it is registered and claiming (see the module comment).
+ * Starts a worker; resolves once it is registered and claiming. How it claims, stores results, times out,
+ * shuts down and survives lost connections: docs/guides/workers.md.
  *
  * @example
  * ```ts
