@@ -11,7 +11,7 @@
  * - live updates: from a task completing in the database to the fresh view
  *   arriving over Server-Sent Events (median and p95 of 20).
  *
- * `--screenshots <folder>` also writes the screenshots the README shows.
+ * `--screenshots <folder>` also writes the screenshots docs/guides/dashboard.md shows.
  *
  *   npm run bench:dashboard
  *   npm run bench:dashboard -- --runs 1000000

@@ -12,7 +12,18 @@ import type { FlowRecord, Json } from '../core/types.js';
 import type { AnyFlow } from '../flow/flow.js';
 import { RunNotFoundError, type RunId, type TypedRun } from './runs.js';
 
-/** The flow does not exist in the database. */
+/**
+ * The flow does not exist in the database.
+ *
+ * @example
+ * ```ts
+ * import { FlowNotFoundError, pauseFlow } from 'pgflow-orm';
+ *
+ * await pauseFlow(pool, 'no_such_flow').catch((error: unknown) => {
+ *   if (error instanceof FlowNotFoundError) console.log(error.message);
+ * });
+ * ```
+ */
 export class FlowNotFoundError extends Error {
   readonly flowSlug: string;
 
@@ -34,6 +45,14 @@ const slugOf = (flow: AnyFlow | string) => (typeof flow === 'string' ? flow : fl
  * their handlers' signals aborted. Resolves with the cancelled run, or null
  * when there was nothing to do (the run had already completed, failed or
  * been cancelled). Rejects with RunNotFoundError for an unknown run.
+ *
+ * @example
+ * ```ts
+ * import { cancelRun } from 'pgflow-orm';
+ *
+ * const cancelled = await cancelRun(pool, '0193a3b4-0000-7000-8000-000000000000', 'the customer cancelled');
+ * console.log(cancelled ? `cancelled at ${cancelled.cancelledAt?.toISOString()}` : 'it had already finished');
+ * ```
  */
 export async function cancelRun<TOutput = Json, TInput = Json>(
   db: PgflowConnection,
@@ -54,6 +73,14 @@ export async function cancelRun<TOutput = Json, TInput = Json>(
  * the run (`started` again), or null when there was nothing to do (the run is
  * started or completed — a concurrent retry got there first, say). Rejects
  * with RunNotFoundError for an unknown run.
+ *
+ * @example
+ * ```ts
+ * import { retryRun } from 'pgflow-orm';
+ *
+ * const retried = await retryRun(pool, '0193a3b4-0000-7000-8000-000000000000');
+ * console.log(retried ? `${retried.remainingSteps} steps run again` : 'nothing to retry');
+ * ```
  */
 export async function retryRun<TOutput = Json, TInput = Json>(db: PgflowConnection, runId: RunId<TOutput, TInput>): Promise<TypedRun<TOutput, TInput> | null> {
   try {
@@ -69,12 +96,31 @@ export async function retryRun<TOutput = Json, TInput = Json>(db: PgflowConnecti
  * ones finish; new runs are still accepted and wait). Resolves with the flow,
  * whose `pausedAt` says since when (pausing a paused flow changes nothing).
  * Rejects with FlowNotFoundError for an unknown flow.
+ *
+ * @example
+ * ```ts
+ * import { pauseFlow, resumeFlow } from 'pgflow-orm';
+ *
+ * const paused = await pauseFlow(pool, 'resize'); // e.g. while a service it calls is down
+ * console.log(`paused since ${paused.pausedAt?.toISOString()}`);
+ * await resumeFlow(pool, 'resize');
+ * ```
  */
 export async function pauseFlow(db: PgflowConnection, flow: AnyFlow | string): Promise<FlowRecord> {
   return flowCall(slugOf(flow), (slug) => withAccessHint(db, 'admin', `pause flow "${slug}"`, () => pgflowSql(db).pauseFlow(slug)));
 }
 
-/** Ends a pause: workers claim the flow's tasks again. Resolves with the flow (`pausedAt` null). Rejects with FlowNotFoundError for an unknown flow. */
+/**
+ * Ends a pause: workers claim the flow's tasks again. Resolves with the flow (`pausedAt` null). Rejects with FlowNotFoundError for an unknown flow.
+ *
+ * @example
+ * ```ts
+ * import { resumeFlow } from 'pgflow-orm';
+ *
+ * const flow = await resumeFlow(pool, 'resize');
+ * console.log(flow.pausedAt); // null
+ * ```
+ */
 export async function resumeFlow(db: PgflowConnection, flow: AnyFlow | string): Promise<FlowRecord> {
   return flowCall(slugOf(flow), (slug) => withAccessHint(db, 'admin', `resume flow "${slug}"`, () => pgflowSql(db).resumeFlow(slug)));
 }

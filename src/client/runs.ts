@@ -57,6 +57,15 @@ export interface StartFlowOptions {
  * Starts a run of `flow` with `input` (typed by the flow) and returns it. The
  * input is a JSON object, or a JSON array for a flow with a root map step
  * (a `.map()` without `array`, which maps over the run input).
+ *
+ * @example
+ * ```ts
+ * import { Flow, startFlow } from 'pgflow-orm';
+ *
+ * const resize = new Flow<{ url: string; width: number }>({ slug: 'resize' }).step({ slug: 'resize' }, ({ run }) => ({ url: run.url }));
+ * const run = await startFlow(pool, resize, { url: 'https://example.com/cat.jpg', width: 320 }, { idempotencyKey: 'cat-320' });
+ * console.log(run.runId, run.status); // "0193…", "started"
+ * ```
  */
 export async function startFlow<F extends AnyFlow>(db: PgflowConnection, flow: F, input: FlowInput<F>, options: StartFlowOptions = {}): Promise<FlowRun<F>> {
   const rootMap = flow.steps.find((step) => step.stepType === 'map' && step.dependsOn.length === 0);
@@ -95,7 +104,20 @@ select
 from pgflow.runs r
 where r.run_id = $1::uuid`;
 
-/** The run with its step states and tasks (one consistent snapshot), or null when there is no such run. */
+/**
+ * The run with its step states and tasks (one consistent snapshot), or null when there is no such run.
+ *
+ * @example
+ * ```ts
+ * import { getRun } from 'pgflow-orm';
+ *
+ * const details = await getRun(pool, '0193a3b4-0000-7000-8000-000000000000');
+ * if (details) {
+ *   console.log(details.run.status);
+ *   for (const step of details.steps) console.log(step.stepSlug, step.status);
+ * }
+ * ```
+ */
 export async function getRun<TOutput = Json, TInput = Json>(db: PgflowConnection, runId: RunId<TOutput, TInput>): Promise<RunDetails<TOutput, TInput> | null> {
   const id = checkUuid('getRun', 'runId', runId);
   const [row] = await withAccessHint(db, 'client', 'read runs', () =>
@@ -119,7 +141,17 @@ export interface ListRunsOptions {
   startedBefore?: Date;
 }
 
-/** Runs, newest first. */
+/**
+ * Runs, newest first.
+ *
+ * @example
+ * ```ts
+ * import { listRuns } from 'pgflow-orm';
+ *
+ * const failed = await listRuns(pool, { flow: 'resize', status: 'failed', limit: 10 });
+ * for (const run of failed) console.log(run.runId, run.failedAt);
+ * ```
+ */
 export async function listRuns(db: PgflowConnection, options: ListRunsOptions = {}): Promise<TypedRun[]> {
   const flowSlug = options.flow === undefined ? null : typeof options.flow === 'string' ? options.flow : options.flow.slug;
   const limit = options.limit ?? 20;
@@ -155,7 +187,17 @@ left join lateral (
 ) failure on r.status = 'failed'
 where r.run_id = $1::uuid`;
 
-/** The run's status with its output or failure; null when there is no such run. */
+/**
+ * The run's status with its output or failure; null when there is no such run.
+ *
+ * @example
+ * ```ts
+ * import { readRunOutcome } from 'pgflow-orm';
+ *
+ * const outcome = await readRunOutcome(pool, '0193a3b4-0000-7000-8000-000000000000');
+ * if (outcome?.status === 'completed') console.log(outcome.output);
+ * ```
+ */
 export async function readRunOutcome(db: PgflowConnection, runId: string): Promise<RunOutcome | null> {
   const [row] = await toExecutor(db).query<{
     flow_slug: string;

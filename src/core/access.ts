@@ -11,7 +11,19 @@ import { toExecutor, type PgflowConnection } from './connection.js';
 
 export const PERMISSION_DENIED = '42501';
 
-/** The role connected lacks the pgflow access level the operation needs. */
+/**
+ * The role connected lacks the pgflow access level the operation needs.
+ *
+ * @example
+ * ```ts
+ * import { PgflowAccessError, startFlow } from 'pgflow-orm';
+ *
+ * await startFlow(pool, scrape, { url: 'https://example.com/' }).catch((error: unknown) => {
+ *   if (error instanceof PgflowAccessError) console.error(`${error.role} needs the ${error.level} level: ${error.message}`);
+ *   else throw error;
+ * });
+ * ```
+ */
 export class PgflowAccessError extends Error {
   override name = 'PgflowAccessError';
   readonly code = PERMISSION_DENIED;
@@ -42,7 +54,16 @@ async function currentRole(db: PgflowConnection): Promise<string | undefined> {
   }
 }
 
-/** The statement that grants `level` to `role`, as pgflow's owner runs it. */
+/**
+ * The statement that grants `level` to `role`, as pgflow's owner runs it.
+ *
+ * @example
+ * ```ts
+ * import { grantStatement } from 'pgflow-orm';
+ *
+ * console.log(grantStatement('worker', 'pgflow_worker')); // select pgflow.grant_worker('pgflow_worker');
+ * ```
+ */
 export function grantStatement(level: AccessLevel, role: string | undefined): string {
   return `select pgflow.grant_${level}(${literal(role ?? '<role>')});`;
 }

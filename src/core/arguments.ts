@@ -12,7 +12,18 @@
  * without NUL characters (`\u0000`), which jsonb and text cannot store.
  */
 
-/** A value passed to a pgflow-orm function that cannot be sent to the database. */
+/**
+ * A value passed to a pgflow-orm function that cannot be sent to the database.
+ *
+ * @example
+ * ```ts
+ * import { PgflowArgumentError, pgflowSql } from 'pgflow-orm';
+ *
+ * await pgflowSql(pool).claimTasks('thumbnails', 'worker-1', 10).catch((error: unknown) => {
+ *   if (error instanceof PgflowArgumentError) console.error(error.argument, error.message); // workerId must be a UUID, got "worker-1"
+ * });
+ * ```
+ */
 export class PgflowArgumentError extends TypeError {
   /** The argument, e.g. `workerId`, `qty`, `completions[2].output`. */
   readonly argument: string;

@@ -4,7 +4,22 @@
  * is cancelled under a running handler.
  */
 
-/** The run failed: `message` is the error of the step that failed it. */
+/**
+ * The run failed: `message` is the error of the step that failed it.
+ *
+ * @example
+ * ```ts
+ * import { createClient, RunFailedError } from 'pgflow-orm';
+ *
+ * const client = createClient({ connectionString: process.env.DATABASE_URL });
+ * try {
+ *   await client.runFlow(scrape, { url: 'https://example.com/' });
+ * } catch (error) {
+ *   if (error instanceof RunFailedError) console.error(`step ${error.stepSlug} failed run ${error.runId}: ${error.message}`);
+ *   else throw error;
+ * }
+ * ```
+ */
 export class RunFailedError extends Error {
   readonly runId: string;
   readonly flowSlug: string;
@@ -22,7 +37,20 @@ export class RunFailedError extends Error {
   }
 }
 
-/** The run was cancelled (pgflow.cancel_run) before it finished; it has no output. */
+/**
+ * The run was cancelled (pgflow.cancel_run) before it finished; it has no output.
+ *
+ * @example
+ * ```ts
+ * import { RunCancelledError } from 'pgflow-orm';
+ *
+ * const run = await client.startFlow(scrape, { url: 'https://example.com/' });
+ * await client.cancelRun(run.runId, 'the customer cancelled');
+ * await client.waitForRun(run.runId).catch((error: unknown) => {
+ *   if (error instanceof RunCancelledError) console.log(`cancelled at ${error.cancelledAt?.toISOString()}: ${error.reason}`);
+ * });
+ * ```
+ */
 export class RunCancelledError extends Error {
   readonly runId: string;
   readonly flowSlug: string;
@@ -40,6 +68,18 @@ export class RunCancelledError extends Error {
   }
 }
 
+/**
+ * There is no run with that id (or the role connected cannot see it).
+ *
+ * @example
+ * ```ts
+ * import { RunNotFoundError } from 'pgflow-orm';
+ *
+ * await client.cancelRun('0193a3b4-0000-7000-8000-000000000000').catch((error: unknown) => {
+ *   if (error instanceof RunNotFoundError) console.log('no such run');
+ * });
+ * ```
+ */
 export class RunNotFoundError extends Error {
   readonly runId: string;
 

@@ -144,7 +144,20 @@ export type StepEvent = StepStartedEvent | StepCompletedEvent | StepFailedEvent 
 export type FlowEvent = FlowPausedEvent | FlowResumedEvent;
 export type PgflowEvent = RunEvent | StepEvent | FlowEvent;
 
-/** Whether the event is about a flow (no runId) rather than a run. */
+/**
+ * Whether the event is about a flow (no runId) rather than a run.
+ *
+ * @example
+ * ```ts
+ * import { isFlowEvent } from 'pgflow-orm';
+ *
+ * const unsubscribe = await client.onEvent((event) => {
+ *   if (isFlowEvent(event)) console.log(`${event.flowSlug}: ${event.type}`);
+ *   else console.log(`${event.flowSlug} run ${event.runId}: ${event.type}`);
+ * });
+ * unsubscribe();
+ * ```
+ */
 export const isFlowEvent = (event: PgflowEvent): event is FlowEvent => event.type === 'flow:paused' || event.type === 'flow:resumed';
 
 const text = (value: Json | undefined): string | null => (typeof value === 'string' ? value : null);
@@ -154,7 +167,23 @@ const date = (value: Json | undefined, fallback: Date): Date => {
   return Number.isNaN(parsed.getTime()) ? fallback : parsed;
 };
 
-/** Parses a notification's text; undefined when it is not a pgflow event of a known type. */
+/**
+ * Parses a notification's text; undefined when it is not a pgflow event of a known type.
+ *
+ * @example
+ * ```ts
+ * import pg from 'pg';
+ * import { EVENTS_CHANNEL, parseEvent } from 'pgflow-orm';
+ *
+ * const listener = new pg.Client({ connectionString: process.env.DATABASE_URL });
+ * await listener.connect();
+ * listener.on('notification', (message) => {
+ *   const event = message.payload === undefined ? undefined : parseEvent(message.payload);
+ *   if (event?.type === 'run:failed') console.log(event.runId, event.errorMessage);
+ * });
+ * await listener.query(`listen ${EVENTS_CHANNEL}`);
+ * ```
+ */
 export function parseEvent(notification: string): PgflowEvent | undefined {
   let envelope: { event?: Json; timestamp?: Json; payload?: Json };
   try {

@@ -130,6 +130,20 @@ export interface TaskFailure {
   errorMessage: string;
 }
 
+/**
+ * The engine's SQL functions as typed methods (camelCase arguments and records) over one connection; made by `pgflowSql(db)`.
+ *
+ * @example
+ * ```ts
+ * import { pgflowSql } from 'pgflow-orm';
+ *
+ * const pgflow = pgflowSql(db); // a Drizzle database here; any supported connection works
+ * await pgflow.createFlow('reports');
+ * await pgflow.addStep('reports', 'render', { timeout: 120 });
+ * await pgflow.pauseFlow('reports');
+ * console.log((await pgflow.getRunWithStates('0193a3b4-0000-7000-8000-000000000000'))?.run);
+ * ```
+ */
 export class PgflowSql {
   readonly executor: SqlExecutor;
 
@@ -422,7 +436,23 @@ export class PgflowSql {
   }
 }
 
-/** Typed access to the engine's SQL functions through any supported connection. */
+/**
+ * Typed access to the engine's SQL functions through any supported connection.
+ *
+ * @example
+ * ```ts
+ * import { randomUUID } from 'node:crypto';
+ * import { pgflowSql } from 'pgflow-orm';
+ *
+ * const pgflow = pgflowSql(pool); // or a Drizzle database, a Kysely instance, a postgres.js sql
+ * await pgflow.createFlow('thumbnails', { maxAttempts: 3 });
+ * await pgflow.addStep('thumbnails', 'resize');
+ * const run = await pgflow.startFlow('thumbnails', { url: 'https://example.com/cat.jpg' });
+ * const [task] = await pgflow.claimTasks('thumbnails', randomUUID(), 1);
+ * if (task) await pgflow.completeTask({ runId: task.runId, stepSlug: task.stepSlug, taskIndex: task.taskIndex, output: { ok: true } });
+ * console.log(run.runId);
+ * ```
+ */
 export function pgflowSql(db: PgflowConnection): PgflowSql {
   return new PgflowSql(db);
 }

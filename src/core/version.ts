@@ -10,7 +10,19 @@ import { toExecutor, type PgflowConnection, type SqlExecutor } from './connectio
 
 export type SchemaProblem = 'not-installed' | 'incomplete' | 'older' | 'newer';
 
-/** The installed pgflow schema is missing, older or newer than this package supports. */
+/**
+ * The installed pgflow schema is missing, older or newer than this package supports.
+ *
+ * @example
+ * ```ts
+ * import { assertCompatibleSchema, PgflowSchemaVersionError } from 'pgflow-orm';
+ *
+ * await assertCompatibleSchema(pool).catch((error: unknown) => {
+ *   if (error instanceof PgflowSchemaVersionError && error.problem === 'older') console.error(error.message); // names the upgrade command
+ *   else throw error;
+ * });
+ * ```
+ */
 export class PgflowSchemaVersionError extends Error {
   override name = 'PgflowSchemaVersionError';
   constructor(
@@ -25,7 +37,16 @@ export class PgflowSchemaVersionError extends Error {
   }
 }
 
-/** The pgflow schema version this package installs and works with. */
+/**
+ * The pgflow schema version this package installs and works with.
+ *
+ * @example
+ * ```ts
+ * import { supportedSchemaVersion } from 'pgflow-orm';
+ *
+ * console.log(supportedSchemaVersion()); // e.g. "0.4.0"
+ * ```
+ */
 export function supportedSchemaVersion(): string {
   return bundledSchemaVersion();
 }
@@ -40,7 +61,16 @@ function parseVersion(version: string): ParsedVersion {
   return { core: main.split('.').map((part) => Number.parseInt(part, 10) || 0), prerelease: rest.join('-').split('.').filter(Boolean) };
 }
 
-/** Semantic-version order: negative when `a` is older than `b`. */
+/**
+ * Semantic-version order: negative when `a` is older than `b`.
+ *
+ * @example
+ * ```ts
+ * import { compareVersions } from 'pgflow-orm';
+ *
+ * console.log(compareVersions('0.3.0', '0.4.0') < 0); // true
+ * ```
+ */
 export function compareVersions(a: string, b: string): number {
   const left = parseVersion(a);
   const right = parseVersion(b);
@@ -83,6 +113,14 @@ async function upgradeCommand(executor: SqlExecutor): Promise<string> {
 /**
  * Resolves with the installed version when it is the one this package
  * supports; otherwise rejects with a `PgflowSchemaVersionError`.
+ *
+ * @example
+ * ```ts
+ * import { assertCompatibleSchema } from 'pgflow-orm';
+ *
+ * const version = await assertCompatibleSchema(pool); // rejects when pgflow is missing, older or newer
+ * console.log(`pgflow ${version}`);
+ * ```
  */
 export async function assertCompatibleSchema(db: PgflowConnection): Promise<string> {
   const executor = toExecutor(db);

@@ -7,6 +7,8 @@
  * import { createDashboard } from 'pgflow-orm/dashboard';
  * app.use('/admin/pgflow', createDashboard({ pool, basePath: '/admin/pgflow' }));
  * ```
+ *
+ * @module pgflow-orm/dashboard
  */
 export { createDashboard, type DashboardAccess, type DashboardHandler, type DashboardOptions } from './server/handler.js';
 export { serveDashboard, type DashboardServer, type ServeDashboardOptions } from './server/serve.js';

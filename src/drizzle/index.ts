@@ -16,6 +16,8 @@
  * The app's own drizzle-kit config must leave schema `pgflow` alone (its
  * `schemaFilter` lists only the app's schemas, e.g. `['public']`), or
  * `drizzle-kit generate`/`push` would try to manage these tables.
+ *
+ * @module pgflow-orm/drizzle
  */
 import { deps, flows, pgflow, roleAccess, runs, scheduleTicks, schedules, stepStates, stepTasks, steps, workers } from '../../schema.js';
 import {

@@ -73,6 +73,16 @@ async function withDedicatedConnection<T>(db: DrizzleDatabaseLike, use: (session
  * every app instance at start-up: concurrent callers wait for each other and
  * then find nothing left to apply. Resolves with the tags it applied and the
  * installed `pgflow.version()`.
+ *
+ * @example
+ * ```ts
+ * import { drizzle } from 'drizzle-orm/node-postgres';
+ * import { migratePgflow } from 'pgflow-orm/drizzle';
+ *
+ * const db = drizzle(pool);
+ * const { applied, version } = await migratePgflow(db);
+ * console.log(applied.length > 0 ? `installed pgflow ${version}` : `pgflow ${version} is up to date`);
+ * ```
  */
 export async function migratePgflow(db: DrizzleDatabaseLike): Promise<ApplyResult> {
   return withDedicatedConnection(db, (session) => applyBundledMigrations(session));

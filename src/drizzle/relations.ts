@@ -10,7 +10,7 @@
  * Relations only describe joins; the foreign keys themselves are in schema.ts.
  *
  * drizzle-orm 1.0 moved `relations()` to `drizzle-orm/_relations` (its
- * relational queries now take `defineRelations()`, see the README), so the
+ * relational queries now take `defineRelations()`, see docs/guides/typed-queries.md), so the
  * function is looked up at load time: this module, and `pgflow-orm/drizzle`
  * with it, loads on either line.
  */

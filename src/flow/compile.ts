@@ -67,7 +67,19 @@ export function flowCalls(flow: AnyFlow): string[] {
   return calls;
 }
 
-/** The SQL statements that create the flow, one per array element, each ending with `;`. */
+/**
+ * The SQL statements that create the flow, one per array element, each ending with `;`.
+ *
+ * @example
+ * ```ts
+ * import { compileFlow, Flow } from 'pgflow-orm';
+ *
+ * const hello = new Flow<{ name: string }>({ slug: 'hello' }).step({ slug: 'greet' }, ({ run }) => `Hello, ${run.name}!`);
+ * console.log(compileFlow(hello).join('\n'));
+ * // SELECT pgflow.create_flow('hello');
+ * // SELECT pgflow.add_step('hello', 'greet');
+ * ```
+ */
 export function compileFlow(flow: AnyFlow): string[] {
   return flowCalls(flow).map((call) => `SELECT ${call};`);
 }
@@ -75,6 +87,15 @@ export function compileFlow(flow: AnyFlow): string[] {
 /**
  * The flow's statements as one SQL script with a header comment, ready to be
  * written as a migration file (each statement on its own line).
+ *
+ * @example
+ * ```ts
+ * import { writeFileSync } from 'node:fs';
+ * import { compileFlowScript, Flow } from 'pgflow-orm';
+ *
+ * const hello = new Flow<{ name: string }>({ slug: 'hello' }).step({ slug: 'greet' }, ({ run }) => `Hello, ${run.name}!`);
+ * writeFileSync('migrations/0042_flow_hello.sql', compileFlowScript(hello));
+ * ```
  */
 export function compileFlowScript(flow: AnyFlow): string {
   return [`-- pgflow flow "${flow.slug}": ${flow.steps.length} step${flow.steps.length === 1 ? '' : 's'}`, ...compileFlow(flow)].join('\n') + '\n';

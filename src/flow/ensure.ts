@@ -64,6 +64,20 @@ export interface FlowDifference {
   code: string;
 }
 
+/**
+ * The flow stored in the database differs from its definition in code; `differences` lists each, and the message prints them.
+ *
+ * @example
+ * ```ts
+ * import { ensureFlow, Flow, FlowDriftError } from 'pgflow-orm';
+ *
+ * const hello = new Flow<{ name: string }>({ slug: 'hello' }).step({ slug: 'greet' }, ({ run }) => `Hello, ${run.name}!`);
+ * await ensureFlow(pool, hello).catch((error: unknown) => {
+ *   if (error instanceof FlowDriftError) console.error(error.message); // lists every difference
+ *   else throw error;
+ * });
+ * ```
+ */
 export class FlowDriftError extends Error {
   readonly flowSlug: string;
   readonly differences: FlowDifference[];
@@ -261,6 +275,15 @@ async function creationDenied(executor: SqlExecutor, error: unknown, flowSlug: s
  * Makes sure the database holds exactly this flow definition: creates it when
  * absent, does nothing when it matches, and throws a FlowDriftError when it
  * differs (or recreates it with `recreate: true`; see the module comment).
+ *
+ * @example
+ * ```ts
+ * import { ensureFlow, Flow } from 'pgflow-orm';
+ *
+ * const hello = new Flow<{ name: string }>({ slug: 'hello' }).step({ slug: 'greet' }, ({ run }) => `Hello, ${run.name}!`);
+ * const result = await ensureFlow(pool, hello); // creates it, or checks that the stored flow matches
+ * console.log(result);
+ * ```
  */
 export async function ensureFlow(db: PgflowConnection, flow: AnyFlow, options: EnsureFlowOptions = {}): Promise<EnsureFlowResult> {
   const executor = toExecutor(db);

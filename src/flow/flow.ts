@@ -104,6 +104,18 @@ const FLOW_BRAND = Symbol.for('pgflow-orm.flow');
  * each step's direct dependencies, the steps that may be skipped while their
  * dependents run (`TOptional`), and those that may be skipped together with
  * every step after them (`TCascade`).
+ *
+ * @example
+ * ```ts
+ * import { Flow, type FlowOutput } from 'pgflow-orm';
+ *
+ * export const orders = new Flow<{ orderId: string; skus: string[] }>({ slug: 'orders', maxAttempts: 3, timeout: 30 })
+ *   .array({ slug: 'items' }, ({ run }) => run.skus)
+ *   .map({ slug: 'reserve', array: 'items' }, (sku, { taskIndex }) => ({ sku, line: taskIndex }))
+ *   .step({ slug: 'confirm', dependsOn: ['reserve'] }, ({ run, reserve }) => `${run.orderId}: ${reserve.length} items reserved`);
+ *
+ * type Output = FlowOutput<typeof orders>; // { confirm: string }
+ * ```
  */
 export class Flow<
   TInput extends object = Record<string, Json>,

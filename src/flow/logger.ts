@@ -18,7 +18,17 @@ const fieldsText = (fields?: LogFields) => {
   return ' ' + JSON.stringify(fields, (_key, value: unknown) => (value instanceof Error ? value.message : typeof value === 'bigint' ? String(value) : value));
 };
 
-/** Writes `<time> <level> <message> {fields}` lines to stderr, from `level` up (default info). */
+/**
+ * Writes `<time> <level> <message> {fields}` lines to stderr, from `level` up (default info).
+ *
+ * @example
+ * ```ts
+ * import { consoleLogger, Flow, startWorker } from 'pgflow-orm';
+ *
+ * const hello = new Flow<{ name: string }>({ slug: 'hello' }).step({ slug: 'greet' }, ({ run }) => `Hello, ${run.name}!`);
+ * await startWorker({ connectionString: process.env.DATABASE_URL, flows: [hello], logger: consoleLogger({ level: 'debug', prefix: 'worker' }) });
+ * ```
+ */
 export function consoleLogger(options: { level?: LogLevel; prefix?: string } = {}): Logger {
   const threshold = LEVELS[options.level ?? 'info'];
   const prefix = options.prefix ?? 'pgflow-orm';
@@ -30,6 +40,17 @@ export function consoleLogger(options: { level?: LogLevel; prefix?: string } = {
 }
 
 const ignore = () => {};
+/**
+ * A logger that writes nothing (for tests, or when your app logs the events itself).
+ *
+ * @example
+ * ```ts
+ * import { Flow, silentLogger, startWorker } from 'pgflow-orm';
+ *
+ * const hello = new Flow<{ name: string }>({ slug: 'hello' }).step({ slug: 'greet' }, ({ run }) => `Hello, ${run.name}!`);
+ * await startWorker({ connectionString: process.env.DATABASE_URL, flows: [hello], logger: silentLogger });
+ * ```
+ */
 export const silentLogger: Logger = Object.freeze({ debug: ignore, info: ignore, warn: ignore, error: ignore });
 
 /** A logger that adds `bound` to the fields of every message. */

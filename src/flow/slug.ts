@@ -11,7 +11,17 @@ export const MAX_FLOW_SLUG_LENGTH = 47;
 
 const SLUG_PATTERN = /^[A-Za-z][A-Za-z0-9_]*$/;
 
-/** Why `slug` is not a valid slug, or undefined when it is. */
+/**
+ * Why `slug` is not a valid slug, or undefined when it is.
+ *
+ * @example
+ * ```ts
+ * import { slugProblem } from 'pgflow-orm';
+ *
+ * console.log(slugProblem('send-email', 'step')); // says what is wrong: letters, digits and underscores only
+ * console.log(slugProblem('send_email', 'step')); // undefined
+ * ```
+ */
 export function slugProblem(slug: unknown, kind: 'flow' | 'step'): string | undefined {
   if (typeof slug !== 'string') return `must be a string (got ${slug === null ? 'null' : typeof slug})`;
   if (slug === '') return 'must not be empty';
@@ -26,6 +36,16 @@ export function slugProblem(slug: unknown, kind: 'flow' | 'step'): string | unde
   return undefined;
 }
 
+/**
+ * Whether `slug` may name a flow (at most 47 characters) or a step (at most 128): a letter, then letters, digits and underscores, and not `run`.
+ *
+ * @example
+ * ```ts
+ * import { isValidSlug } from 'pgflow-orm';
+ *
+ * console.log(isValidSlug('image_processing', 'flow'), isValidSlug('run')); // true false
+ * ```
+ */
 export function isValidSlug(slug: unknown, kind: 'flow' | 'step' = 'step'): slug is string {
   return slugProblem(slug, kind) === undefined;
 }

@@ -1,6 +1,8 @@
 /**
  * `pgflow-orm/kysely`: types to query the pgflow tables with Kysely, and a
  * migration provider that installs and upgrades pgflow with Kysely's Migrator.
+ *
+ * @module pgflow-orm/kysely
  */
 export type {
   AccessLevel,

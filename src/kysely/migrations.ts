@@ -117,7 +117,19 @@ function createMigration(migration: Migration, first: boolean, history: readonly
   };
 }
 
-/** A Kysely `MigrationProvider` over the migrations bundled with the package, named by their tags. */
+/**
+ * A Kysely `MigrationProvider` over the migrations bundled with the package, named by their tags.
+ *
+ * @example
+ * ```ts
+ * import { Kysely, Migrator, PostgresDialect } from 'kysely';
+ * import { PgflowMigrationProvider, type PgflowDatabase } from 'pgflow-orm/kysely';
+ *
+ * const db = new Kysely<PgflowDatabase>({ dialect: new PostgresDialect({ pool }) });
+ * const migrator = new Migrator({ db, provider: new PgflowMigrationProvider(), migrationTableName: 'kysely_pgflow_migration', migrationLockTableName: 'kysely_pgflow_migration_lock' });
+ * console.log((await migrator.getMigrations()).map((migration) => migration.name));
+ * ```
+ */
 export class PgflowMigrationProvider implements KyselyMigrationProviderLike {
   readonly #migrations: readonly Migration[] | undefined;
   readonly #folder: string;
@@ -142,6 +154,17 @@ export const pgflowMigrationTables = {
 /**
  * Options for `new Migrator(...)`: the provider and the recommended table
  * names. Spread and override any of them, e.g. `migrationTableSchema`.
+ *
+ * @example
+ * ```ts
+ * import { Kysely, Migrator, PostgresDialect } from 'kysely';
+ * import { pgflowMigratorOptions, type PgflowDatabase } from 'pgflow-orm/kysely';
+ *
+ * const db = new Kysely<PgflowDatabase>({ dialect: new PostgresDialect({ pool }) });
+ * const { error, results } = await new Migrator(pgflowMigratorOptions(db)).migrateToLatest();
+ * if (error) throw error;
+ * console.log(results?.map((result) => result.migrationName));
+ * ```
  */
 export function pgflowMigratorOptions<TDb>(db: TDb, options: PgflowMigrationProviderOptions = {}) {
   return {

@@ -29,6 +29,17 @@ const zero = (): PruneCounts => ({ prunedRuns: 0, prunedStepStates: 0, prunedSte
  * Calls pgflow.prune_batch until a batch deletes no run (or `signal` aborts)
  * and resolves with the totals. Runs that another transaction holds are
  * skipped, never waited for.
+ *
+ * @example
+ * ```ts
+ * import { pruneRuns } from 'pgflow-orm';
+ *
+ * const totals = await pruneRuns(pool, {
+ *   olderThan: '30 days',
+ *   onBatch: (batch) => console.log(`deleted ${batch.prunedRuns} runs`),
+ * });
+ * console.log(`${totals.prunedRuns} runs pruned`);
+ * ```
  */
 export async function pruneRuns(db: PgflowConnection, options: PruneOptions): Promise<PruneTotals> {
   const sql = pgflowSql(db);
@@ -54,6 +65,14 @@ export async function pruneRuns(db: PgflowConnection, options: PruneOptions): Pr
  * queues' archives. Counted against one cut-off time, computed once, so runs finishing meanwhile do
  * not join; nothing is changed. Runs held by another transaction at prune time would be skipped, so
  * this is an upper bound.
+ *
+ * @example
+ * ```ts
+ * import { countPrunable } from 'pgflow-orm';
+ *
+ * const wouldGo = await countPrunable(pool, '30 days');
+ * console.log(`${wouldGo.prunedRuns} runs, ${wouldGo.prunedStepTasks} tasks`);
+ * ```
  */
 export async function countPrunable(db: PgflowConnection, olderThan: string): Promise<PruneCounts> {
   return countIn(toExecutor(db), olderThan);

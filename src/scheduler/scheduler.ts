@@ -301,6 +301,16 @@ class Scheduler {
  * Starts firing the ticks of the schedules in the database (or of `flows`)
  * until stopped; see the module comment. Resolves once the first pass has
  * run; a database that cannot be reached is logged and retried, not thrown.
+ *
+ * @example
+ * ```ts
+ * import { pgflowSql, startScheduler } from 'pgflow-orm';
+ *
+ * await pgflowSql(pool).scheduleFlow('reports', 'nightly', '0 2 * * *', { kind: 'daily' }, 'Europe/Paris');
+ * const scheduler = await startScheduler({ pool, catchUp: 1 });
+ * console.log(scheduler.stats().fired);
+ * await scheduler.stop();
+ * ```
  */
 export async function startScheduler(options: SchedulerOptions): Promise<SchedulerHandle> {
   const scheduler = new Scheduler(options);

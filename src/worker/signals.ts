@@ -15,7 +15,20 @@ export interface ShutdownSignalOptions {
   logger?: Logger;
 }
 
-/** Installs the signal handlers; returns a function that removes them. */
+/**
+ * Installs the signal handlers; returns a function that removes them.
+ *
+ * @example
+ * ```ts
+ * import { Flow, handleShutdownSignals, startWorker } from 'pgflow-orm';
+ *
+ * const hello = new Flow<{ name: string }>({ slug: 'hello' }).step({ slug: 'greet' }, ({ run }) => `Hello, ${run.name}!`);
+ * const worker = await startWorker({ connectionString: process.env.DATABASE_URL, flows: [hello] });
+ * const removeHandlers = handleShutdownSignals(worker); // SIGTERM / SIGINT stop it gracefully
+ * await worker.done;
+ * removeHandlers();
+ * ```
+ */
 export function handleShutdownSignals(worker: WorkerHandle, options: ShutdownSignalOptions = {}): () => void {
   const signals = options.signals ?? ['SIGTERM', 'SIGINT'];
   const logger = options.logger ?? consoleLogger();
@@ -42,6 +55,15 @@ export function handleShutdownSignals(worker: WorkerHandle, options: ShutdownSig
  * Runs a worker until SIGTERM / SIGINT (or `options.signal`) stops it:
  * startWorker + handleShutdownSignals, resolving when the worker has stopped.
  * The entry point for worker processes and the `worker` command.
+ *
+ * @example
+ * ```ts
+ * // worker.ts, run as its own process (what `npx pgflow-orm worker <module>` does)
+ * import { Flow, runWorker } from 'pgflow-orm';
+ *
+ * const hello = new Flow<{ name: string }>({ slug: 'hello' }).step({ slug: 'greet' }, ({ run }) => `Hello, ${run.name}!`);
+ * await runWorker({ connectionString: process.env.DATABASE_URL, flows: [hello], concurrency: 10 });
+ * ```
  */
 export async function runWorker(options: WorkerOptions & Pick<ShutdownSignalOptions, 'signals'>): Promise<void> {
   const logger = options.logger ?? consoleLogger();

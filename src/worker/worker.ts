@@ -133,7 +133,23 @@ export interface WorkerHandle {
   stats(): WorkerStats;
 }
 
-/** The reason a handler's signal aborts at its step's timeout. */
+/**
+ * The reason a handler's signal aborts at its step's timeout.
+ *
+ * @example
+ * ```ts
+ * import { Flow, StepTimeoutError } from 'pgflow-orm';
+ *
+ * export const pages = new Flow<{ url: string }>({ slug: 'pages', timeout: 10 }).step({ slug: 'fetch' }, async ({ run }, { signal }) => {
+ *   try {
+ *     return await (await fetch(run.url, { signal })).text();
+ *   } catch (error) {
+ *     if (signal.reason instanceof StepTimeoutError) throw new Error(`${run.url} took longer than 10 s`);
+ *     throw error;
+ *   }
+ * });
+ * ```
+ */
 export class StepTimeoutError extends Error {
   constructor(
     readonly stepSlug: string,
@@ -144,7 +160,23 @@ export class StepTimeoutError extends Error {
   }
 }
 
-/** The reason a handler's signal aborts when the worker shuts down. */
+/**
+ * The reason a handler's signal aborts when the worker shuts down.
+ *
+ * @example
+ * ```ts
+ * import { Flow, WorkerShutdownError } from 'pgflow-orm';
+ *
+ * export const exports_ = new Flow<{ rows: number }>({ slug: 'exports' }).step({ slug: 'write' }, async ({ run }, { signal, logger }) => {
+ *   for (let row = 0; row < run.rows; row++) {
+ *     if (signal.reason instanceof WorkerShutdownError) throw new Error('interrupted by a shutdown; the retry starts over');
+ *     await new Promise((resolve) => setTimeout(resolve, 1));
+ *   }
+ *   logger.info('exported', { rows: run.rows });
+ *   return run.rows;
+ * });
+ * ```
+ */
 export class WorkerShutdownError extends Error {
   constructor() {
     super('the worker shut down before the step finished');
@@ -675,7 +707,20 @@ function outputProblem(step: StepDefinition, taskIndex: number, output: unknown)
   return undefined;
 }
 
-/** Starts a worker; resolves once it is registered and claiming (see the module comment). */
+/**
+ * Starts a worker; resolves once it is registered and claiming. How it claims, stores results, times out,
+ * shuts down and survives lost connections: docs/guides/workers.md.
+ *
+ * @example
+ * ```ts
+ * import { Flow, startWorker } from 'pgflow-orm';
+ *
+ * const hello = new Flow<{ name: string }>({ slug: 'hello' }).step({ slug: 'greet' }, ({ run }) => `Hello, ${run.name}!`);
+ * const worker = await startWorker({ connectionString: process.env.DATABASE_URL, flows: [hello], concurrency: 20 });
+ * // … until the process shuts down:
+ * await worker.stop();
+ * ```
+ */
 export async function startWorker(options: WorkerOptions): Promise<WorkerHandle> {
   const worker = new Worker(options);
   await worker.start();

@@ -1,6 +1,6 @@
 /**
- * The dashboard connected as a production role (see README "Production
- * roles"): with pgflow's reader level it shows every page exactly as the
+ * The dashboard connected as a production role (see docs/guides/roles.md):
+ * with pgflow's reader level it shows every page exactly as the
  * owner sees it and follows events live, and its actions are unavailable,
  * saying which level to grant; with the admin level the actions work. A role
  * without a level, or with only the client level, gets a 403 naming the

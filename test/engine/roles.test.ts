@@ -366,11 +366,10 @@ describe('a non-superuser owner', () => {
   });
 });
 
-describe('the README', () => {
-  it('runs the Production roles SQL as written (with role names made unique on this server)', async () => {
-    const readme = readFileSync(`${packageRoot}/README.md`, 'utf8');
-    const section = readme.slice(readme.indexOf('## Production roles'));
-    const block = /```sql\n([\s\S]*?)```/.exec(section)![1]!;
+describe('the docs', () => {
+  it('runs the SQL of docs/guides/roles.md as written (with role names made unique on this server)', async () => {
+    const page = readFileSync(`${packageRoot}/docs/guides/roles.md`, 'utf8');
+    const block = /```sql\n([\s\S]*?)```/.exec(page)![1]!;
     const suffix = randomBytes(3).toString('hex');
     const names = ['pgflow_worker', 'app_backend', 'ops', 'grafana'];
     const sql = names.reduce((text, name) => text.replace(new RegExp(`\\b${name}\\b`, 'g'), `${name}_${suffix}`), block);

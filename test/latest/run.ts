@@ -6,8 +6,9 @@
  *
  * 1. Asks the registry for today's release of every tracked package (the
  *    peers, and pg), and for the newest pre-release of a next major.
- * 2. Runs every `npm install pgflow-orm …` command of the README as written
- *    (the package from `npm pack`), in empty apps, without flags.
+ * 2. Runs every `npm install pgflow-orm …` command of the README and the
+ *    getting-started pages as written (the package from `npm pack`), in empty
+ *    apps, without flags.
  * 3. Runs the packed-package suites (test/packed) with every app installed
  *    afresh at those releases (`PGFLOW_ORM_TEST_APPS=latest`).
  * 4. When a suite fails, runs the failed files again once per release that
@@ -19,7 +20,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import semver from 'semver';
@@ -56,7 +57,10 @@ export function readmeInstallCommands(readme: string): string[][] {
 }
 
 async function tryReadmeInstalls(tarball: string): Promise<void> {
-  const commands = readmeInstallCommands(readFileSync(join(repoRoot, 'README.md'), 'utf8'));
+  // The README's and the getting-started pages' commands, each once.
+  const pages = ['README.md', ...readdirSync(join(repoRoot, 'docs', 'getting-started')).map((name) => join('docs', 'getting-started', name))];
+  const found = pages.flatMap((page) => readmeInstallCommands(readFileSync(join(repoRoot, page), 'utf8')));
+  const commands = [...new Map(found.map((args) => [args.join(' '), args])).values()];
   if (commands.length === 0) failures.push('README.md: no `npm install pgflow-orm …` command found to try');
   for (const args of commands) {
     const shown = `npm install ${args.join(' ')}`;

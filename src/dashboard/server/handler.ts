@@ -113,6 +113,18 @@ async function readJsonBody(req: IncomingMessage): Promise<unknown> {
   }
 }
 
+/**
+ * The dashboard as a Node request handler `(req, res, next?)`, to mount under `basePath` in any framework that hands over Node's request and response (Express, Fastify with `reply.hijack()`, node:http). `handler.close()` ends its live streams, its LISTEN connection and the pool it opened itself.
+ *
+ * @example
+ * ```ts
+ * import http from 'node:http';
+ * import { createDashboard } from 'pgflow-orm/dashboard';
+ *
+ * const dashboard = createDashboard({ pool, basePath: '/pgflow' });
+ * http.createServer((req, res) => (req.url?.startsWith('/pgflow') ? dashboard(req, res) : res.end('my app'))).listen(3000, '127.0.0.1');
+ * ```
+ */
 export function createDashboard(options: DashboardOptions): DashboardHandler {
   const basePath = normaliseBasePath(options.basePath);
   const allowActions = options.allowActions === true;

@@ -27,6 +27,18 @@ export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host === '[::1]' || /^127(\.\d{1,3}){3}$/.test(host);
 }
 
+/**
+ * Serves the dashboard on a server of its own, on 127.0.0.1 by default (it has no login: see `createDashboard`'s `authorize` before binding another address). Resolves once it listens.
+ *
+ * @example
+ * ```ts
+ * import { serveDashboard } from 'pgflow-orm/dashboard';
+ *
+ * const server = await serveDashboard({ connectionString: process.env.DATABASE_URL, port: 4000 });
+ * console.log(`dashboard on ${server.url}`);
+ * await server.close();
+ * ```
+ */
 export async function serveDashboard(options: ServeDashboardOptions): Promise<DashboardServer> {
   const { port = 4000, host = '127.0.0.1', ...dashboardOptions } = options;
   const handler = createDashboard(dashboardOptions);
