@@ -23,6 +23,7 @@ export {
 } from './flow/flow.js';
 export type { StepContext } from './flow/context.js';
 export { JsonValueError } from './flow/json.js';
+export { isValidSlug } from './flow/slug.js';
 export { consoleLogger, silentLogger, type Logger } from './flow/logger.js';
 export { compileFlow, compileFlowScript } from './flow/compile.js';
 export { ensureFlow, FlowDriftError, type EnsureFlowOptions, type EnsureFlowResult } from './flow/ensure.js';
@@ -38,7 +39,7 @@ export type { EventFilter, EventHandler, Unsubscribe } from './client/channels.j
 export { cancelRun, FlowNotFoundError, pauseFlow, resumeFlow, retryRun } from './client/control.js';
 export { getRun, listRuns, startFlow, type FlowRun, type ListRunsOptions, type RunDetails, type RunId, type StartFlowOptions, type TypedRun } from './client/runs.js';
 export { RunCancelledError, RunFailedError, RunNotFoundError } from './core/errors.js';
-export { isFlowEvent, type PgflowEvent, type PgflowEventType } from './core/events.js';
+export { EVENTS_CHANNEL, isFlowEvent, parseEvent, type PgflowEvent, type PgflowEventType } from './core/events.js';
 
 // Schedules and retention.
 export { startScheduler, type SchedulerHandle, type SchedulerOptions } from './scheduler/scheduler.js';
@@ -49,8 +50,8 @@ export { countPrunable, pruneRuns, type PruneOptions, type PruneTotals } from '.
 export { PgflowSql, pgflowSql } from './core/sql-api.js';
 export type { PgflowConnection } from './core/connection.js';
 export { PgflowArgumentError } from './core/arguments.js';
-export { assertCompatibleSchema, PgflowSchemaVersionError, supportedSchemaVersion } from './core/version.js';
-export { PgflowAccessError } from './core/access.js';
+export { assertCompatibleSchema, compareVersions, PgflowSchemaVersionError, supportedSchemaVersion } from './core/version.js';
+export { grantStatement, PgflowAccessError } from './core/access.js';
 
 // Rows and statuses.
 export type {

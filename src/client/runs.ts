@@ -189,14 +189,6 @@ where r.run_id = $1::uuid`;
 
 /**
  * The run's status with its output or failure; null when there is no such run.
- *
- * @example
- * ```ts
- * import { readRunOutcome } from 'pgflow-orm';
- *
- * const outcome = await readRunOutcome(pool, '0193a3b4-0000-7000-8000-000000000000');
- * if (outcome?.status === 'completed') console.log(outcome.output);
- * ```
  */
 export async function readRunOutcome(db: PgflowConnection, runId: string): Promise<RunOutcome | null> {
   const [row] = await toExecutor(db).query<{

@@ -78,17 +78,6 @@ export type StoredOutput<T> = T extends void | undefined ? null : T;
 
 /**
  * The JSON check failed; `path` names the offending value (e.g. `$.items[2].when`).
- *
- * @example
- * ```ts
- * import { assertJsonSerialisable, JsonValueError } from 'pgflow-orm';
- *
- * try {
- *   assertJsonSerialisable({ at: new Date() }, 'the output of step "when"');
- * } catch (error) {
- *   if (error instanceof JsonValueError) console.error(error.path, error.message); // $.at is a Date …
- * }
- * ```
  */
 export class JsonValueError extends TypeError {
   readonly path: string;
@@ -161,14 +150,6 @@ function findProblem(value: unknown, path: string, ancestors: Set<object>, inArr
  * Throws a `JsonValueError` naming the first offending value when `value` is
  * not JSON-serialisable (see the module comment). `what` starts the message,
  * e.g. `output of step "fetch"`.
- *
- * @example
- * ```ts
- * import { assertJsonSerialisable } from 'pgflow-orm';
- *
- * const output: unknown = { url: 'https://example.com/', bytes: 5120 };
- * assertJsonSerialisable(output, 'the output of step "fetch"'); // throws a JsonValueError naming the path when it is not JSON
- * ```
  */
 export function assertJsonSerialisable(value: unknown, what = 'value'): asserts value is Json | undefined {
   if (value === undefined) return;

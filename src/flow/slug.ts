@@ -13,14 +13,6 @@ const SLUG_PATTERN = /^[A-Za-z][A-Za-z0-9_]*$/;
 
 /**
  * Why `slug` is not a valid slug, or undefined when it is.
- *
- * @example
- * ```ts
- * import { slugProblem } from 'pgflow-orm';
- *
- * console.log(slugProblem('send-email', 'step')); // says what is wrong: letters, digits and underscores only
- * console.log(slugProblem('send_email', 'step')); // undefined
- * ```
  */
 export function slugProblem(slug: unknown, kind: 'flow' | 'step'): string | undefined {
   if (typeof slug !== 'string') return `must be a string (got ${slug === null ? 'null' : typeof slug})`;

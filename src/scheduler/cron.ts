@@ -41,17 +41,6 @@ const DAYS = ['SUN', 'MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT'];
 
 /**
  * A cron expression or time zone the scheduler cannot read.
- *
- * @example
- * ```ts
- * import { CronError, CronSchedule } from 'pgflow-orm';
- *
- * try {
- *   CronSchedule.parse('0 2 * *', 'Europe/Paris');
- * } catch (error) {
- *   if (error instanceof CronError) console.error(error.message); // five fields are expected
- * }
- * ```
  */
 export class CronError extends Error {
   override name = 'CronError';
@@ -116,14 +105,6 @@ function readFields(expression: string): ReadFields | string {
 /**
  * What is wrong with a cron expression, or null when the engine and the
  * scheduler accept it (the same answer as `pgflow.cron_problem`).
- *
- * @example
- * ```ts
- * import { cronProblem } from 'pgflow-orm';
- *
- * console.log(cronProblem('0,30 9-17 * * MON-FRI')); // null
- * console.log(cronProblem('61 * * * *')); // what is wrong with the minute field
- * ```
  */
 export function cronProblem(expression: string): string | null {
   const read = readFields(expression);
@@ -132,13 +113,6 @@ export function cronProblem(expression: string): string | null {
 
 /**
  * Whether `timezone` is an IANA time zone this Node.js knows.
- *
- * @example
- * ```ts
- * import { isKnownTimeZone } from 'pgflow-orm';
- *
- * console.log(isKnownTimeZone('Europe/Paris'), isKnownTimeZone('Mars/Olympus')); // true false
- * ```
  */
 export function isKnownTimeZone(timezone: string): boolean {
   if (timezone.trim() === '') return false;
@@ -152,14 +126,6 @@ export function isKnownTimeZone(timezone: string): boolean {
 
 /**
  * A schedule's expression, read: finds its ticks in its time zone.
- *
- * @example
- * ```ts
- * import { CronSchedule } from 'pgflow-orm';
- *
- * const nightly = CronSchedule.parse('0 2 * * *', 'Europe/Paris');
- * console.log(nightly.next(new Date())?.toISOString()); // the next 02:00 in Paris, in UTC
- * ```
  */
 export class CronSchedule {
   private constructor(

@@ -7,13 +7,6 @@ export const isUuid = (value: string) => UUID.test(value);
 
 /**
  * A stable UUID (version 5 layout) derived from a base id and a flow slug.
- *
- * @example
- * ```ts
- * import { derivedWorkerId } from 'pgflow-orm';
- *
- * console.log(derivedWorkerId('6f0c0a4e-6d55-4b3f-9a7e-2c1d3b4a5f60', 'thumbnails')); // the same UUID on every restart
- * ```
  */
 export function derivedWorkerId(baseId: string, flowSlug: string): string {
   const bytes = createHash('sha1').update(`${baseId.toLowerCase()}:${flowSlug}`).digest().subarray(0, 16);
@@ -27,14 +20,6 @@ export function derivedWorkerId(baseId: string, flowSlug: string): string {
  * Worker ids by flow slug. Without `baseId` each flow gets a random id. With
  * one flow, `baseId` is used as is; with several, each flow gets an id
  * derived from `baseId` and its slug, so restarts keep the same ids.
- *
- * @example
- * ```ts
- * import { workerIdsFor } from 'pgflow-orm';
- *
- * const ids = workerIdsFor(['thumbnails', 'reports'], '6f0c0a4e-6d55-4b3f-9a7e-2c1d3b4a5f60');
- * console.log(ids.get('reports'));
- * ```
  */
 export function workerIdsFor(flowSlugs: readonly string[], baseId?: string): Map<string, string> {
   if (baseId !== undefined && !isUuid(baseId)) throw new TypeError(`workerId must be a UUID (got ${JSON.stringify(baseId)})`);

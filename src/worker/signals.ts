@@ -17,17 +17,6 @@ export interface ShutdownSignalOptions {
 
 /**
  * Installs the signal handlers; returns a function that removes them.
- *
- * @example
- * ```ts
- * import { Flow, handleShutdownSignals, startWorker } from 'pgflow-orm';
- *
- * const hello = new Flow<{ name: string }>({ slug: 'hello' }).step({ slug: 'greet' }, ({ run }) => `Hello, ${run.name}!`);
- * const worker = await startWorker({ connectionString: process.env.DATABASE_URL, flows: [hello] });
- * const removeHandlers = handleShutdownSignals(worker); // SIGTERM / SIGINT stop it gracefully
- * await worker.done;
- * removeHandlers();
- * ```
  */
 export function handleShutdownSignals(worker: WorkerHandle, options: ShutdownSignalOptions = {}): () => void {
   const signals = options.signals ?? ['SIGTERM', 'SIGINT'];
