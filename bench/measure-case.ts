@@ -4,13 +4,14 @@
  * verifies the tables and reads latencies.
  */
 import pg from 'pg';
-import { settingsFor, type BenchConfig, type ProtocolName } from './config.js';
+import { isWorkerProtocol, settingsFor, type BenchConfig, type ProtocolName } from './config.js';
 import { closeClients, ignoreIdleErrors, openClients, walBytesSince, walPosition } from './connections.js';
 import { readProfile, resetProfile, sampleWaits, type StatementProfile, type WaitShare } from './profile.js';
 import { runInput, runsFor, tasksPerMeasuredRun, type Scenario } from './scenarios.js';
 import { startRuns } from './start-runs.js';
 import { verifyCase, type Latency } from './verify.js';
 import { startPruneLoop, type PruneDuringResult } from './prune-during.js';
+import { drainWithWorkers } from './worker-drain.js';
 import { drain, registerWorkers } from './worker-loop.js';
 
 /** `history+prune`: the history tables while pgflow.prune_batch deletes the history's runs (--prune-during). */
@@ -24,6 +25,8 @@ export interface CaseResult {
   tasks: number;
   workers: number;
   batchSize: number;
+  /** startWorker's concurrency (worker protocols only). */
+  concurrency?: number;
   startFlowPerSecond: number;
   startSeconds: number;
   drainSeconds: number;
@@ -55,7 +58,8 @@ async function openSampler(url: string): Promise<pg.Client> {
 }
 
 export async function measureCase(url: string, scenario: Scenario, protocol: ProtocolName, tables: TablesState, config: BenchConfig): Promise<CaseResult> {
-  const { workers, batchSize } = settingsFor(config, protocol);
+  const { workers, batchSize, concurrency } = settingsFor(config, protocol);
+  const viaWorker = isWorkerProtocol(protocol);
   const clients = await openClients(url, workers);
   const control = clients[0];
   if (!control) throw new Error('at least one worker connection is needed');
@@ -64,7 +68,8 @@ export async function measureCase(url: string, scenario: Scenario, protocol: Pro
     const expectedTasks = runs * tasksPerMeasuredRun(scenario, config.runs);
     await tryCheckpoint(control);
     const started = await startRuns(clients, scenario.flowSlug, runs, (n) => runInput(scenario, n, config.runs));
-    const workerIds = await registerWorkers(clients, scenario.flowSlug);
+    // startWorker registers its own workers; the SQL loops register theirs here, as a worker does at start-up.
+    const workerIds = viaWorker ? [] : await registerWorkers(clients, scenario.flowSlug);
     if (config.profile) await resetProfile(control);
     const walBefore = await walPosition(control);
     const drainStartedAt = (await control.query<{ now: string }>('select clock_timestamp()::text as now')).rows[0]?.now ?? '';
@@ -72,14 +77,17 @@ export async function measureCase(url: string, scenario: Scenario, protocol: Pro
     const sampling = sampler ? sampleWaits(sampler) : undefined;
     const pruning = tables === 'history+prune' ? await startPruneLoop(url, config.pruneBatch) : undefined;
     let prune: PruneDuringResult | undefined;
-    const drained = await drain(clients, workerIds, {
-      flowSlug: scenario.flowSlug,
-      protocol,
-      batchSize,
-      expectedTasks,
-      idleMs: config.idleMs,
-      timeoutSeconds: config.timeoutSeconds,
-    }).finally(async () => {
+    const draining = viaWorker
+      ? drainWithWorkers(url, control, scenario, { workers, concurrency, batchSize, expectedTasks, timeoutSeconds: config.timeoutSeconds })
+      : drain(clients, workerIds, {
+          flowSlug: scenario.flowSlug,
+          protocol,
+          batchSize,
+          expectedTasks,
+          idleMs: config.idleMs,
+          timeoutSeconds: config.timeoutSeconds,
+        });
+    const drained = await draining.finally(async () => {
       // The prune stops when the drain ends (a failed drain stops it too).
       prune = await pruning?.stop();
     });
@@ -96,6 +104,7 @@ export async function measureCase(url: string, scenario: Scenario, protocol: Pro
       tasks: expectedTasks,
       workers,
       batchSize,
+      ...(viaWorker ? { concurrency } : {}),
       startFlowPerSecond: started.perSecond,
       startSeconds: started.seconds,
       drainSeconds: drained.seconds,

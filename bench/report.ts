@@ -4,7 +4,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import type { CeilingMeasurement } from './ceiling.js';
-import { ceilingWorkers, settingsFor, type BenchConfig } from './config.js';
+import { ceilingWorkers, isWorkerProtocol, settingsFor, type BenchConfig } from './config.js';
 import { UPSTREAM_LABEL } from './upstream.js';
 import type { CaseResult } from './measure-case.js';
 import { SCENARIOS } from './scenarios.js';
@@ -172,6 +172,15 @@ export function formatSummary(report: BenchReport): string {
     );
   }
 
+  const workerRows = cases.filter((c) => isWorkerProtocol(c.protocol) && c.tables === 'empty');
+  if (workerRows.length > 0) {
+    lines.push('  startWorker with no-op handlers ÷ the batched protocol driven by SQL loops (1.00 = the worker adds nothing):');
+    for (const c of workerRows) {
+      const sql = find(cases, c.scenario, 'batched', 'empty');
+      lines.push(`    ${c.scenario.padEnd(7)} ${c.protocol.padEnd(12)} ${sql ? fixed(c.stepsPerSecond / sql.stepsPerSecond, 2) : '-'}  (${int(c.stepsPerSecond)} steps/s = ${ratio(c.stepsPerSecond, pgbench)} pgbench -N, ${ratio(c.stepsPerSecond, updateLoopTps(ceilings))} UPDATE loop)`);
+    }
+  }
+
   if (report.config.scenarios.includes('chain') && report.config.scenarios.includes('wide')) {
     lines.push('  cost per step as the flow widens (steps/s of wide ÷ chain; 1.00 = no extra cost per step):');
     for (const protocol of report.config.protocols) {
@@ -258,7 +267,7 @@ export function formatHeader(report: Pick<BenchReport, 'server' | 'facts' | 'pgf
     `  settings: ${settings}${config.profile ? ' + pg_stat_statements (--profile)' : ''}`,
     ...(config.withoutEvents ? ['  --without-events: the engine\'s pg_notify calls are no-ops here (a diagnostic; not comparable to the targets)'] : []),
     `  pgflow ${report.pgflowVersion}, ${report.queue}`,
-    `  ${config.protocols.map((protocol) => { const { workers, batchSize } = settingsFor(config, protocol); return `${protocol}: W=${workers} connections, batch ${batchSize}`; }).join('; ')}`,
+    `  ${config.protocols.map((protocol) => { const { workers, batchSize, concurrency } = settingsFor(config, protocol); return isWorkerProtocol(protocol) ? `${protocol}: ${workers} × startWorker({ concurrency: ${concurrency}, batchSize: ${batchSize} })` : `${protocol}: W=${workers} connections, batch ${batchSize}`; }).join('; ')}`,
     `  R=${config.runs ?? config.scenarios.map((name) => `${SCENARIOS[name].defaultRuns} (${name})`).join(' / ')} runs per measurement, ` +
       `scenarios ${config.scenarios.join(',')}, protocols ${config.protocols.join(',')}` +
       (config.history > 0 ? `, history ${config.history} runs` : '') +

@@ -13,9 +13,9 @@ const program = new Command('bench')
       'against the hardware ceiling of the same server (a one-row UPDATE loop and pgbench -N). ' +
       'Starts an embedded PostgreSQL with default settings, or uses DATABASE_URL when set.',
   )
-  .option('-w, --workers <n>', 'worker connections (W) (default: per-task 8, batched 2)', (v) => parseCount(v, '--workers'))
+  .option('-w, --workers <n>', 'worker connections (W), or startWorker instances for worker protocols (default: per-task 8, batched 2, worker 1, worker-tuned 2)', (v) => parseCount(v, '--workers'))
   .option('-r, --runs <n>', 'runs started and drained per measurement (R; default: chain 3000, fanout 1000, wide 200, about 10,000 tasks each)', (v) => parseCount(v, '--runs'))
-  .option('-b, --batch <n>', 'messages read (per-task) or tasks claimed (batched) per call (default: per-task 10, batched 100)', (v) => parseCount(v, '--batch'))
+  .option('-b, --batch <n>', 'messages read (per-task) or tasks claimed (batched, worker) per call (default: per-task 10, batched 100, worker 10, worker-tuned 100)', (v) => parseCount(v, '--batch'))
   .addOption(
     new Option('-s, --scenario <list>', `comma-separated: ${SCENARIO_NAMES.join(', ')}`)
       .argParser((v) => parseList(v, SCENARIO_NAMES, '--scenario'))
@@ -24,7 +24,7 @@ const program = new Command('bench')
   .addOption(
     new Option('-p, --protocol <list>', `comma-separated: ${PROTOCOL_NAMES.join(', ')}`)
       .argParser((v) => parseList(v, PROTOCOL_NAMES, '--protocol'))
-      .default(DEFAULTS.protocols, 'both'),
+      .default(DEFAULTS.protocols, 'all'),
   )
   .option('--with-history <runs>', 'also measure with this many finished runs already in the tables (0 = skip)', (v) => parseCount(v, '--with-history', 0), DEFAULTS.history)
   .option('--ceiling-seconds <s>', 'length of each ceiling measurement', (v) => parseSeconds(v, '--ceiling-seconds'), DEFAULTS.ceilingSeconds)
