@@ -83,6 +83,10 @@ export interface BenchConfig {
   pruneDuring: boolean;
   /** Runs per prune_batch call for --prune-during. */
   pruneBatch: number;
+  /** Arrival rates (runs/s) of the latency scenario; empty = skip it. */
+  latencyRates: number[];
+  /** How long runs arrive at each rate, seconds. */
+  latencySeconds: number;
   quick: boolean;
 }
 
@@ -107,6 +111,8 @@ export const DEFAULTS: Omit<BenchConfig, 'pgbench'> = {
   upstream: false,
   pruneDuring: false,
   pruneBatch: 1000,
+  latencyRates: [20, 200],
+  latencySeconds: 5,
   quick: false,
 };
 
@@ -134,7 +140,18 @@ export const QUICK: Partial<BenchConfig> = {
   ceilingTwice: false,
   pgbenchScale: 1,
   timeoutSeconds: 45,
+  latencySeconds: 1,
 };
+
+/** A comma-separated list of arrival rates (runs/s); "none" (or 0) skips the latency scenario. */
+export function parseRates(value: string): number[] {
+  if (value.trim() === 'none' || value.trim() === '0') return [];
+  return value.split(',').map((item) => {
+    const rate = Number(item.trim());
+    if (!Number.isFinite(rate) || rate <= 0) throw new InvalidArgumentError(`--latency-rates: expected positive runs/s or "none", got "${item}"`);
+    return rate;
+  });
+}
 
 /** Splits a comma-separated list and checks every item against `allowed`. */
 export function parseList<T extends string>(value: string, allowed: readonly T[], what: string): T[] {

@@ -6,6 +6,7 @@ import { writeFile } from 'node:fs/promises';
 import type { CeilingMeasurement } from './ceiling.js';
 import { ceilingWorkers, isWorkerProtocol, settingsFor, type BenchConfig } from './config.js';
 import { UPSTREAM_LABEL } from './upstream.js';
+import { latencyRows, type LatencyResult } from './latency.js';
 import type { CaseResult } from './measure-case.js';
 import { SCENARIOS } from './scenarios.js';
 import type { ServerFacts } from './server.js';
@@ -28,6 +29,8 @@ export interface BenchReport {
   ceilings: Ceilings;
   history?: { runs: number; tasks: number; seconds: number; databaseBytes: number };
   cases: CaseResult[];
+  /** The latency scenario, one entry per arrival rate. */
+  latency?: LatencyResult[];
   /** --upstream: pgflow 0.8.1 measured with the per-task protocol on empty tables. */
   upstream?: CaseResult[];
   startedAt: string;
@@ -230,6 +233,16 @@ export function formatUpstream(report: BenchReport): string {
     `Against ${UPSTREAM_LABEL} on the same server (its SQL from @pgflow/core, the built-in queue as pgmq, events with pg_notify;\n` +
     'per-task protocol with the same connections and batch; steps/s, and pgflow-orm ÷ pgflow 0.8.1)\n' +
     table(['scenario', `${UPSTREAM_LABEL} per-task`, 'pgflow-orm per-task', 'pgflow-orm batched'], rows, 4)
+  );
+}
+
+export function formatLatency(results: LatencyResult[]): string {
+  const header = ['runs/s', 'achieved', 'runs', 'step p50 ms', 'p95', 'p99', 'max', 'run p50 ms', 'p95', 'p99', 'max', 'verified'];
+  return (
+    'Latency under a fixed arrival rate (3-step chain, one idle startWorker with default options, woken by LISTEN; server clock)\n' +
+    table(header, latencyRows(results), 0) +
+    '\nstep: a task\'s started_at − queued_at (the step became ready → a worker started it); run: completed_at − started_at.\n' +
+    'Targets at light load: step p50 < 3 ms and p99 < 20 ms; run p50 < 15 ms.'
   );
 }
 

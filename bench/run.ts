@@ -3,7 +3,7 @@
  * the plan (bench/plan.ts); exits non-zero when a measurement fails to verify.
  */
 import { Command, Option } from 'commander';
-import { DEFAULTS, PROTOCOL_NAMES, QUICK, SCENARIO_NAMES, parseCount, parseList, parseMajor, parseSeconds, type BenchConfig } from './config.js';
+import { DEFAULTS, PROTOCOL_NAMES, QUICK, SCENARIO_NAMES, parseCount, parseList, parseMajor, parseRates, parseSeconds, type BenchConfig } from './config.js';
 import { findPgbench } from './ceiling.js';
 import { runBenchmark } from './plan.js';
 
@@ -43,6 +43,8 @@ const program = new Command('bench')
   .option('--upstream', 'also measure pgflow 0.8.1 itself (from @pgflow/core, per-task protocol) on the same server')
   .option('--prune-during', 'with --with-history: measure each history case again while pgflow.prune_batch deletes the history on its own connection')
   .option('--prune-batch <n>', 'runs per prune_batch call for --prune-during', (v) => parseCount(v, '--prune-batch'), DEFAULTS.pruneBatch)
+  .option('--latency-rates <list>', 'arrival rates (runs/s) of the latency scenario: 3-step chain runs started at a fixed rate, one idle startWorker ("none" skips it)', parseRates, DEFAULTS.latencyRates)
+  .option('--latency-seconds <s>', 'how long runs arrive at each latency rate', (v) => parseSeconds(v, '--latency-seconds'), DEFAULTS.latencySeconds)
   .option('--quick', `small and fast, for CI: R=${QUICK.runs}, history ${QUICK.history}, ${QUICK.ceilingSeconds} s ceilings, pgbench scale ${QUICK.pgbenchScale}`)
   .showHelpAfterError();
 
@@ -68,6 +70,8 @@ interface CliOptions {
   upstream?: boolean;
   pruneDuring?: boolean;
   pruneBatch: number;
+  latencyRates: number[];
+  latencySeconds: number;
   quick?: boolean;
 }
 
@@ -100,6 +104,8 @@ function toConfig(cli: CliOptions): BenchConfig {
     upstream: cli.upstream === true,
     pruneDuring: cli.pruneDuring === true,
     pruneBatch: cli.pruneBatch,
+    latencyRates: cli.latencyRates,
+    latencySeconds: pick('latencySeconds', 'latencySeconds', cli.latencySeconds),
     quick,
   };
 }
