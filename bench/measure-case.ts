@@ -8,6 +8,7 @@ import { isWorkerProtocol, settingsFor, type BenchConfig, type ProtocolName } fr
 import { closeClients, ignoreIdleErrors, openClients, walBytesSince, walPosition } from './connections.js';
 import { readProfile, resetProfile, sampleWaits, type StatementProfile, type WaitShare } from './profile.js';
 import { runInput, runsFor, tasksPerMeasuredRun, type Scenario } from './scenarios.js';
+import { locateServerCpu } from './server-cpu.js';
 import { startRuns } from './start-runs.js';
 import { verifyCase, type Latency } from './verify.js';
 import { startPruneLoop, type PruneDuringResult } from './prune-during.js';
@@ -36,6 +37,8 @@ export interface CaseResult {
   callsPerStep: number;
   emptyPolls: number;
   walBytesPerStep: number;
+  /** CPU time of all the server's processes during the drain per completed task, ms (null: server not on this machine). */
+  serverCpuMsPerStep: number | null;
   latency: Latency;
   ok: boolean;
   problems: string[];
@@ -72,13 +75,20 @@ export async function measureCase(url: string, scenario: Scenario, protocol: Pro
     const workerIds = viaWorker ? [] : await registerWorkers(clients, scenario.flowSlug);
     if (config.profile) await resetProfile(control);
     const walBefore = await walPosition(control);
+    const cpu = await locateServerCpu(control);
+    const cpuBefore = cpu?.readMs() ?? 0;
+    let cpuMs: number | undefined;
+    // Read while the workers' connections are still open: an exited backend's CPU time is no longer in /proc.
+    const readCpu = async () => {
+      if (cpu) cpuMs = cpu.readMs() - cpuBefore;
+    };
     const drainStartedAt = (await control.query<{ now: string }>('select clock_timestamp()::text as now')).rows[0]?.now ?? '';
     const sampler = config.profile ? await openSampler(url) : undefined;
     const sampling = sampler ? sampleWaits(sampler) : undefined;
     const pruning = tables === 'history+prune' ? await startPruneLoop(url, config.pruneBatch) : undefined;
     let prune: PruneDuringResult | undefined;
     const draining = viaWorker
-      ? drainWithWorkers(url, control, scenario, { workers, concurrency, batchSize, expectedTasks, timeoutSeconds: config.timeoutSeconds })
+      ? drainWithWorkers(url, control, scenario, { workers, concurrency, batchSize, expectedTasks, timeoutSeconds: config.timeoutSeconds, beforeStop: readCpu })
       : drain(clients, workerIds, {
           flowSlug: scenario.flowSlug,
           protocol,
@@ -87,7 +97,10 @@ export async function measureCase(url: string, scenario: Scenario, protocol: Pro
           idleMs: config.idleMs,
           timeoutSeconds: config.timeoutSeconds,
         });
-    const drained = await draining.finally(async () => {
+    const drained = await draining.then(async (result) => {
+      if (cpuMs === undefined) await readCpu();
+      return result;
+    }).finally(async () => {
       // The prune stops when the drain ends (a failed drain stops it too).
       prune = await pruning?.stop();
     });
@@ -113,6 +126,7 @@ export async function measureCase(url: string, scenario: Scenario, protocol: Pro
       callsPerStep: drained.calls / Math.max(1, drained.completed),
       emptyPolls: drained.emptyPolls,
       walBytesPerStep: walBytes / Math.max(1, drained.completed),
+      serverCpuMsPerStep: cpuMs === undefined ? null : cpuMs / Math.max(1, drained.completed),
       latency: verification.latency,
       ok: verification.ok,
       problems: verification.problems,

@@ -99,7 +99,7 @@ export function formatCeilings(ceilings: Ceilings, config: BenchConfig): string 
 }
 
 export function formatCases(cases: CaseResult[]): string {
-  const header = ['scenario', 'protocol', 'tables', 'W', 'batch', 'runs', 'tasks', 'start_flow/s', 'steps/s', 'runs/s', 'drain s', 'p50 s', 'p95 s', 'active p50', 'active p95', 'calls/step', 'WAL/step', 'verified'];
+  const header = ['scenario', 'protocol', 'tables', 'W', 'batch', 'runs', 'tasks', 'start_flow/s', 'steps/s', 'runs/s', 'drain s', 'p50 s', 'p95 s', 'active p50', 'active p95', 'calls/step', 'WAL/step', 'CPU/step', 'verified'];
   const rows = cases.map((c) => [
     c.scenario,
     c.protocol,
@@ -118,12 +118,14 @@ export function formatCases(cases: CaseResult[]): string {
     fixed(c.latency.active.p95, 3),
     fixed(c.callsPerStep, 2),
     bytes(c.walBytesPerStep),
+    c.serverCpuMsPerStep === null ? '-' : `${int(c.serverCpuMsPerStep * 1000)} µs`,
     c.ok ? 'yes' : 'NO',
   ]);
   const legend = [
     'p50/p95 s: run completed_at − the moment draining began (all runs are started before draining);',
     'active p50/p95: run completed_at − started_at of its first task; calls/step: statements (each its own transaction) sent per',
-    'completed task, empty polls included; WAL/step: WAL bytes written during the drain per completed task.',
+    'completed task, empty polls included; WAL/step: WAL bytes written during the drain per completed task;',
+    'CPU/step: user + system CPU time of all the server\'s processes during the drain per completed task (/proc; - when the server is elsewhere).',
   ];
   return `${table(header, rows, 3)}\n${legend.join('\n')}`;
 }

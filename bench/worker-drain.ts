@@ -23,6 +23,8 @@ export interface WorkerDrainOptions {
   batchSize: number;
   expectedTasks: number;
   timeoutSeconds: number;
+  /** Called once the drain is over, before the workers stop and close their connections. */
+  beforeStop?: () => Promise<void>;
 }
 
 /** application_name of the workers' connections; --profile samples the backends whose name starts with pgflow-bench-. */
@@ -90,6 +92,7 @@ export async function drainWithWorkers(url: string, control: pg.Client, scenario
     const stats = handles.map((handle) => handle.stats());
     const calls = counts.calls;
     const emptyPolls = counts.emptyPolls;
+    await options.beforeStop?.();
     await Promise.all(handles.splice(0).map((handle) => handle.stop({ gracePeriod: 1_000 })));
     const done = stats.reduce((sum, s) => sum + s.completed, 0);
     const claimed = stats.reduce((sum, s) => sum + s.claimed, 0);
