@@ -31,6 +31,7 @@ import {
   readRunOutcome,
   RunNotFoundError,
   startFlow,
+  startFlows,
   type FlowRun,
   type RunDetails,
   type RunId,
@@ -143,6 +144,14 @@ export class PgflowClient {
    */
   startFlow<F extends AnyFlow>(flow: F, input: FlowInput<F>, options?: StartFlowOptions): Promise<FlowRun<F>> {
     return startFlow(this.pool, flow, input, options);
+  }
+
+  /**
+   * Starts one run of `flow` per input in one call and one transaction; resolves with the runs in
+   * the order of their inputs. No run is started when an input is invalid.
+   */
+  startFlows<F extends AnyFlow>(flow: F, inputs: readonly FlowInput<F>[]): Promise<FlowRun<F>[]> {
+    return startFlows(this.pool, flow, inputs);
   }
 
   /**
