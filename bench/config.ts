@@ -83,6 +83,8 @@ export interface BenchConfig {
   pruneDuring: boolean;
   /** Runs per prune_batch call for --prune-during. */
   pruneBatch: number;
+  /** Runs started with pgflow.start_flows (batches of 100, W = pgbench's clients); 0 = skip. */
+  batchedStarts: number;
   /** Arrival rates (runs/s) of the latency scenario; empty = skip it. */
   latencyRates: number[];
   /** How long runs arrive at each rate, seconds. */
@@ -111,6 +113,7 @@ export const DEFAULTS: Omit<BenchConfig, 'pgbench'> = {
   upstream: false,
   pruneDuring: false,
   pruneBatch: 1000,
+  batchedStarts: 20_000,
   latencyRates: [20, 200],
   latencySeconds: 5,
   quick: false,
@@ -141,6 +144,7 @@ export const QUICK: Partial<BenchConfig> = {
   pgbenchScale: 1,
   timeoutSeconds: 45,
   latencySeconds: 1,
+  batchedStarts: 500,
 };
 
 /** A comma-separated list of arrival rates (runs/s); "none" (or 0) skips the latency scenario. */

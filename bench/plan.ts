@@ -11,6 +11,7 @@ import { initPgbench, measurePgbench, measureUpdateLoop, pgbenchVersion, prepare
 import { ceilingWorkers, type BenchConfig } from './config.js';
 import { fillHistory } from './history.js';
 import { installTemplate } from './install.js';
+import { measureBatchedStarts, type BatchedStartResult } from './start-batched.js';
 import { describeLatency, measureLatency, type LatencyResult } from './latency.js';
 import { measureCase, type CaseResult } from './measure-case.js';
 import {
@@ -156,6 +157,18 @@ export async function runBenchmark(config: BenchConfig, log: Log): Promise<boole
       }
     }
 
+    let batchedStart: BatchedStartResult | undefined;
+    const startScenario = scenarios.find((scenario) => !scenario.mapsOverRuns);
+    if (config.batchedStarts > 0 && startScenario) {
+      const db = await databases.create('start_flows', template);
+      batchedStart = await measureBatchedStarts(databases.url(db), startScenario, config.pgbenchClients, 100, config.batchedStarts);
+      await databases.drop(db);
+      log(
+        `  ${startScenario.name}/start_flows: ${Math.round(batchedStart.runsPerSecond)} runs/s (W=${batchedStart.workers}, batches of ${batchedStart.batchSize}) — ` +
+          (batchedStart.ok ? 'verified' : `VERIFICATION FAILED: ${batchedStart.problems.join('; ')}`),
+      );
+    }
+
     const latency: LatencyResult[] = [];
     if (config.latencyRates.length > 0) {
       log(`Measuring latency: 3-step chain runs arriving at ${config.latencyRates.join(', ')} runs/s for ${config.latencySeconds} s each, one idle startWorker`);
@@ -180,6 +193,7 @@ export async function runBenchmark(config: BenchConfig, log: Log): Promise<boole
       cases,
       ...(upstream.length > 0 ? { upstream } : {}),
       ...(latency.length > 0 ? { latency } : {}),
+      ...(batchedStart ? { batchedStart } : {}),
       startedAt,
       finishedAt: new Date().toISOString(),
     };
@@ -205,7 +219,7 @@ export async function runBenchmark(config: BenchConfig, log: Log): Promise<boole
       await writeJson(config.jsonFile, report);
       log(`\nWrote ${config.jsonFile}`);
     }
-    return cases.every((c) => c.ok) && latency.every((l) => l.ok);
+    return cases.every((c) => c.ok) && latency.every((l) => l.ok) && batchedStart?.ok !== false;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

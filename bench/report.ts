@@ -6,6 +6,7 @@ import { writeFile } from 'node:fs/promises';
 import type { CeilingMeasurement } from './ceiling.js';
 import { ceilingWorkers, isWorkerProtocol, settingsFor, type BenchConfig } from './config.js';
 import { UPSTREAM_LABEL } from './upstream.js';
+import type { BatchedStartResult } from './start-batched.js';
 import { latencyRows, type LatencyResult } from './latency.js';
 import type { CaseResult } from './measure-case.js';
 import { SCENARIOS } from './scenarios.js';
@@ -29,6 +30,8 @@ export interface BenchReport {
   ceilings: Ceilings;
   history?: { runs: number; tasks: number; seconds: number; databaseBytes: number };
   cases: CaseResult[];
+  /** Runs started with pgflow.start_flows in batches. */
+  batchedStart?: BatchedStartResult;
   /** The latency scenario, one entry per arrival rate. */
   latency?: LatencyResult[];
   /** --upstream: pgflow 0.8.1 measured with the per-task protocol on empty tables. */
@@ -192,6 +195,21 @@ export function formatSummary(report: BenchReport): string {
       const chain = find(cases, 'chain', protocol, 'empty');
       const wide = find(cases, 'wide', protocol, 'empty');
       if (chain && wide) lines.push(`    ${protocol.padEnd(8)} ${fixed(wide.stepsPerSecond / chain.stepsPerSecond, 2)}`);
+    }
+  }
+
+  const starts = cases.filter((c) => c.tables === 'empty' && c.protocol === 'batched' && !SCENARIOS[c.scenario].mapsOverRuns);
+  if (starts.length > 0 || report.batchedStart) {
+    lines.push(`  starting runs against ${referenceName}:`);
+    for (const c of starts) lines.push(`    ${c.scenario.padEnd(7)} start_flow, W=${c.workers}: ${int(c.startFlowPerSecond)} runs/s = ${ratio(c.startFlowPerSecond, reference)}`);
+    const b = report.batchedStart;
+    if (b) {
+      const single = starts.find((c) => c.scenario === b.scenario);
+      lines.push(
+        `    ${b.scenario.padEnd(7)} start_flows, W=${b.workers}, batches of ${b.batchSize}: ${int(b.runsPerSecond)} runs/s = ${ratio(b.runsPerSecond, reference)}` +
+          (single ? ` (${fixed(b.runsPerSecond / single.startFlowPerSecond, 1)}× start_flow)` : '') +
+          (b.ok ? '' : ` — VERIFICATION FAILED: ${b.problems.join('; ')}`),
+      );
     }
   }
 

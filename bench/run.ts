@@ -43,6 +43,7 @@ const program = new Command('bench')
   .option('--upstream', 'also measure pgflow 0.8.1 itself (from @pgflow/core, per-task protocol) on the same server')
   .option('--prune-during', 'with --with-history: measure each history case again while pgflow.prune_batch deletes the history on its own connection')
   .option('--prune-batch <n>', 'runs per prune_batch call for --prune-during', (v) => parseCount(v, '--prune-batch'), DEFAULTS.pruneBatch)
+  .option('--batched-starts <runs>', 'runs started with pgflow.start_flows in batches of 100 on pgbench\'s number of connections (0 = skip)', (v) => parseCount(v, '--batched-starts', 0), DEFAULTS.batchedStarts)
   .option('--latency-rates <list>', 'arrival rates (runs/s) of the latency scenario: 3-step chain runs started at a fixed rate, one idle startWorker ("none" skips it)', parseRates, DEFAULTS.latencyRates)
   .option('--latency-seconds <s>', 'how long runs arrive at each latency rate', (v) => parseSeconds(v, '--latency-seconds'), DEFAULTS.latencySeconds)
   .option('--quick', `small and fast, for CI: R=${QUICK.runs}, history ${QUICK.history}, ${QUICK.ceilingSeconds} s ceilings, pgbench scale ${QUICK.pgbenchScale}`)
@@ -70,6 +71,7 @@ interface CliOptions {
   upstream?: boolean;
   pruneDuring?: boolean;
   pruneBatch: number;
+  batchedStarts: number;
   latencyRates: number[];
   latencySeconds: number;
   quick?: boolean;
@@ -104,6 +106,7 @@ function toConfig(cli: CliOptions): BenchConfig {
     upstream: cli.upstream === true,
     pruneDuring: cli.pruneDuring === true,
     pruneBatch: cli.pruneBatch,
+    batchedStarts: pick('batchedStarts', 'batchedStarts', cli.batchedStarts),
     latencyRates: cli.latencyRates,
     latencySeconds: pick('latencySeconds', 'latencySeconds', cli.latencySeconds),
     quick,
