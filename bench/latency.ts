@@ -13,7 +13,7 @@
  */
 import pg from 'pg';
 import { silentLogger, type StepContext } from '../src/flow/index.js';
-import { startWorker } from '../src/worker/index.js';
+import { startWorker, type WorkerHandle } from '../src/worker/index.js';
 import { secondsSince, sleep } from './connections.js';
 import { defineFlow, SCENARIOS } from './scenarios.js';
 import { scenarioFlow } from './worker-flows.js';
@@ -53,11 +53,10 @@ export async function measureLatency(url: string, rate: number, seconds: number,
     const key = `${context.runId}/${context.stepSlug}`;
     seen.set(key, (seen.get(key) ?? 0) + 1);
   });
-  const worker = await (async () => {
-    await defineFlow(setup, scenario);
-    return startWorker({ pool: workerPool, flows: [flow], logger: silentLogger, ensureFlows: false, functionName: 'pgflow-bench-latency' });
-  })();
+  let worker: WorkerHandle | undefined;
   try {
+    await defineFlow(setup, scenario);
+    worker = await startWorker({ pool: workerPool, flows: [flow], logger: silentLogger, ensureFlows: false, functionName: 'pgflow-bench-latency' });
     // Warm the starters' connections so the first arrivals do not pay for connecting.
     await Promise.all(Array.from({ length: 4 }, () => starters.query('select 1')));
     const runs = Math.max(1, Math.round(rate * seconds));
@@ -80,13 +79,14 @@ export async function measureLatency(url: string, rate: number, seconds: number,
     const achievedRate = runs / secondsSince(began);
     const expectedTasks = runs * scenario.steps.length;
     const deadline = performance.now() + timeoutSeconds * 1000;
-    while (worker.stats().completed < expectedTasks && worker.stats().failed === 0 && performance.now() < deadline) await sleep(5);
+    const stats = worker.stats.bind(worker);
+    while (stats().completed < expectedTasks && stats().failed === 0 && performance.now() < deadline) await sleep(5);
     await waitForRuns(setup, runIds, deadline);
     const problems = await verify(setup, runIds, expectedTasks, seen);
     const spreads = await readSpreads(setup, runIds);
     return { rate, achievedRate, runs, ...spreads, ok: problems.length === 0, problems };
   } finally {
-    await worker.stop({ gracePeriod: 1_000 });
+    await worker?.stop({ gracePeriod: 1_000 });
     await Promise.all([starters.end(), workerPool.end()].map((closing) => closing.catch(() => {})));
     await setup.end().catch(() => {});
   }
