@@ -8,14 +8,26 @@ import type { EmbeddedPostgresMajor } from '../src/embedded/index.js';
 export const SCENARIO_NAMES = ['chain', 'fanout', 'wide', 'map'] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
-export const PROTOCOL_NAMES = ['per-task', 'batched'] as const;
+export const PROTOCOL_NAMES = ['per-task', 'batched', 'worker', 'worker-tuned'] as const;
 export type ProtocolName = (typeof PROTOCOL_NAMES)[number];
 
+/** Protocols drained by the package's own `startWorker` rather than by the benchmark's SQL loops. */
+export const WORKER_PROTOCOLS: readonly ProtocolName[] = ['worker', 'worker-tuned'];
+
+export function isWorkerProtocol(protocol: ProtocolName): boolean {
+  return WORKER_PROTOCOLS.includes(protocol);
+}
+
 export interface ProtocolSettings {
-  /** Worker connections (W); also the connections that call start_flow. */
+  /**
+   * Worker connections (W) of the SQL loops, or startWorker instances for the worker protocols
+   * (each with its own pool); also the connections that call start_flow.
+   */
   workers: number;
-  /** Messages read (per-task) or tasks claimed (batched) per call. */
+  /** Messages read (per-task) or tasks claimed (batched, worker) per call. */
   batchSize: number;
+  /** startWorker's `concurrency` (handlers at once per worker); the SQL loops ignore it. */
+  concurrency: number;
 }
 
 /**
@@ -24,8 +36,13 @@ export interface ProtocolSettings {
  * runs (a connection per core, as pgbench -c 2, and batches of 100).
  */
 export const PROTOCOL_DEFAULTS: Record<ProtocolName, ProtocolSettings> = {
-  'per-task': { workers: 8, batchSize: 10 },
-  batched: { workers: 2, batchSize: 100 },
+  'per-task': { workers: 8, batchSize: 10, concurrency: 10 },
+  batched: { workers: 2, batchSize: 100, concurrency: 100 },
+  // startWorker with its default options: concurrency 10, batchSize = concurrency.
+  worker: { workers: 1, batchSize: 10, concurrency: 10 },
+  // startWorker tuned for throughput: two workers (a connection per core, as batched), each claiming 100 at a time
+  // with room for two batches in flight.
+  'worker-tuned': { workers: 2, batchSize: 100, concurrency: 200 },
 };
 
 export interface BenchConfig {
@@ -66,6 +83,12 @@ export interface BenchConfig {
   pruneDuring: boolean;
   /** Runs per prune_batch call for --prune-during. */
   pruneBatch: number;
+  /** Runs started with pgflow.start_flows (batches of 100, W = pgbench's clients); 0 = skip. */
+  batchedStarts: number;
+  /** Arrival rates (runs/s) of the latency scenario; empty = skip it. */
+  latencyRates: number[];
+  /** How long runs arrive at each rate, seconds. */
+  latencySeconds: number;
   quick: boolean;
 }
 
@@ -90,14 +113,20 @@ export const DEFAULTS: Omit<BenchConfig, 'pgbench'> = {
   upstream: false,
   pruneDuring: false,
   pruneBatch: 1000,
+  batchedStarts: 20_000,
+  latencyRates: [20, 200],
+  latencySeconds: 5,
   quick: false,
 };
 
 /** The connections and batch size a protocol runs with under this configuration. */
 export function settingsFor(config: BenchConfig, protocol: ProtocolName): ProtocolSettings {
+  const defaults = PROTOCOL_DEFAULTS[protocol];
+  const batchSize = config.batchSize ?? defaults.batchSize;
   return {
-    workers: config.workers ?? PROTOCOL_DEFAULTS[protocol].workers,
-    batchSize: config.batchSize ?? PROTOCOL_DEFAULTS[protocol].batchSize,
+    workers: config.workers ?? defaults.workers,
+    batchSize,
+    concurrency: Math.max(defaults.concurrency, batchSize),
   };
 }
 
@@ -114,7 +143,19 @@ export const QUICK: Partial<BenchConfig> = {
   ceilingTwice: false,
   pgbenchScale: 1,
   timeoutSeconds: 45,
+  latencySeconds: 1,
+  batchedStarts: 500,
 };
+
+/** A comma-separated list of arrival rates (runs/s); "none" (or 0) skips the latency scenario. */
+export function parseRates(value: string): number[] {
+  if (value.trim() === 'none' || value.trim() === '0') return [];
+  return value.split(',').map((item) => {
+    const rate = Number(item.trim());
+    if (!Number.isFinite(rate) || rate <= 0) throw new InvalidArgumentError(`--latency-rates: expected positive runs/s or "none", got "${item}"`);
+    return rate;
+  });
+}
 
 /** Splits a comma-separated list and checks every item against `allowed`. */
 export function parseList<T extends string>(value: string, allowed: readonly T[], what: string): T[] {

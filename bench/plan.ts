@@ -11,11 +11,14 @@ import { initPgbench, measurePgbench, measureUpdateLoop, pgbenchVersion, prepare
 import { ceilingWorkers, type BenchConfig } from './config.js';
 import { fillHistory } from './history.js';
 import { installTemplate } from './install.js';
+import { measureBatchedStarts, type BatchedStartResult } from './start-batched.js';
+import { describeLatency, measureLatency, type LatencyResult } from './latency.js';
 import { measureCase, type CaseResult } from './measure-case.js';
 import {
   formatCases,
   formatCeilings,
   formatHeader,
+  formatLatency,
   formatProfile,
   formatRatios,
   formatSummary,
@@ -154,6 +157,30 @@ export async function runBenchmark(config: BenchConfig, log: Log): Promise<boole
       }
     }
 
+    let batchedStart: BatchedStartResult | undefined;
+    const startScenario = scenarios.find((scenario) => !scenario.mapsOverRuns);
+    if (config.batchedStarts > 0 && startScenario) {
+      const db = await databases.create('start_flows', template);
+      batchedStart = await measureBatchedStarts(databases.url(db), startScenario, config.pgbenchClients, 100, config.batchedStarts);
+      await databases.drop(db);
+      log(
+        `  ${startScenario.name}/start_flows: ${Math.round(batchedStart.runsPerSecond)} runs/s (W=${batchedStart.workers}, batches of ${batchedStart.batchSize}) — ` +
+          (batchedStart.ok ? 'verified' : `VERIFICATION FAILED: ${batchedStart.problems.join('; ')}`),
+      );
+    }
+
+    const latency: LatencyResult[] = [];
+    if (config.latencyRates.length > 0) {
+      log(`Measuring latency: 3-step chain runs arriving at ${config.latencyRates.join(', ')} runs/s for ${config.latencySeconds} s each, one idle startWorker`);
+      for (const rate of config.latencyRates) {
+        const db = await databases.create(`latency_${String(rate).replace('.', '_')}`, template);
+        const measured = await measureLatency(databases.url(db), rate, config.latencySeconds, config.timeoutSeconds);
+        await databases.drop(db);
+        latency.push(measured);
+        log(describeLatency(measured));
+      }
+    }
+
     if (config.ceilingTwice) {
       log('Measuring the ceiling again');
       await measureCeilings(config, databases, ceilingDb, pgbenchDb, ceilings, log);
@@ -165,6 +192,8 @@ export async function runBenchmark(config: BenchConfig, log: Log): Promise<boole
       ...(history ? { history } : {}),
       cases,
       ...(upstream.length > 0 ? { upstream } : {}),
+      ...(latency.length > 0 ? { latency } : {}),
+      ...(batchedStart ? { batchedStart } : {}),
       startedAt,
       finishedAt: new Date().toISOString(),
     };
@@ -179,6 +208,10 @@ export async function runBenchmark(config: BenchConfig, log: Log): Promise<boole
       log('');
       log(formatUpstream(report));
     }
+    if (latency.length > 0) {
+      log('');
+      log(formatLatency(latency));
+    }
     for (const c of cases) if (c.profile) log(`\n${formatProfile(c, c.drainSeconds)}`);
     log('');
     log(formatSummary(report));
@@ -186,7 +219,7 @@ export async function runBenchmark(config: BenchConfig, log: Log): Promise<boole
       await writeJson(config.jsonFile, report);
       log(`\nWrote ${config.jsonFile}`);
     }
-    return cases.every((c) => c.ok);
+    return cases.every((c) => c.ok) && latency.every((l) => l.ok) && batchedStart?.ok !== false;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

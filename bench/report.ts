@@ -4,8 +4,10 @@
  */
 import { writeFile } from 'node:fs/promises';
 import type { CeilingMeasurement } from './ceiling.js';
-import { ceilingWorkers, settingsFor, type BenchConfig } from './config.js';
+import { ceilingWorkers, isWorkerProtocol, settingsFor, type BenchConfig } from './config.js';
 import { UPSTREAM_LABEL } from './upstream.js';
+import type { BatchedStartResult } from './start-batched.js';
+import { latencyRows, type LatencyResult } from './latency.js';
 import type { CaseResult } from './measure-case.js';
 import { SCENARIOS } from './scenarios.js';
 import type { ServerFacts } from './server.js';
@@ -28,6 +30,10 @@ export interface BenchReport {
   ceilings: Ceilings;
   history?: { runs: number; tasks: number; seconds: number; databaseBytes: number };
   cases: CaseResult[];
+  /** Runs started with pgflow.start_flows in batches. */
+  batchedStart?: BatchedStartResult;
+  /** The latency scenario, one entry per arrival rate. */
+  latency?: LatencyResult[];
   /** --upstream: pgflow 0.8.1 measured with the per-task protocol on empty tables. */
   upstream?: CaseResult[];
   startedAt: string;
@@ -96,7 +102,7 @@ export function formatCeilings(ceilings: Ceilings, config: BenchConfig): string 
 }
 
 export function formatCases(cases: CaseResult[]): string {
-  const header = ['scenario', 'protocol', 'tables', 'W', 'batch', 'runs', 'tasks', 'start_flow/s', 'steps/s', 'runs/s', 'drain s', 'p50 s', 'p95 s', 'active p50', 'active p95', 'calls/step', 'WAL/step', 'verified'];
+  const header = ['scenario', 'protocol', 'tables', 'W', 'batch', 'runs', 'tasks', 'start_flow/s', 'steps/s', 'runs/s', 'drain s', 'p50 s', 'p95 s', 'active p50', 'active p95', 'calls/step', 'WAL/step', 'CPU/step', 'verified'];
   const rows = cases.map((c) => [
     c.scenario,
     c.protocol,
@@ -115,12 +121,14 @@ export function formatCases(cases: CaseResult[]): string {
     fixed(c.latency.active.p95, 3),
     fixed(c.callsPerStep, 2),
     bytes(c.walBytesPerStep),
+    c.serverCpuMsPerStep === null ? '-' : `${int(c.serverCpuMsPerStep * 1000)} µs`,
     c.ok ? 'yes' : 'NO',
   ]);
   const legend = [
     'p50/p95 s: run completed_at − the moment draining began (all runs are started before draining);',
     'active p50/p95: run completed_at − started_at of its first task; calls/step: statements (each its own transaction) sent per',
-    'completed task, empty polls included; WAL/step: WAL bytes written during the drain per completed task.',
+    'completed task, empty polls included; WAL/step: WAL bytes written during the drain per completed task;',
+    'CPU/step: user + system CPU time of all the server\'s processes during the drain per completed task (/proc; - when the server is elsewhere).',
   ];
   return `${table(header, rows, 3)}\n${legend.join('\n')}`;
 }
@@ -172,12 +180,36 @@ export function formatSummary(report: BenchReport): string {
     );
   }
 
+  const workerRows = cases.filter((c) => isWorkerProtocol(c.protocol) && c.tables === 'empty');
+  if (workerRows.length > 0) {
+    lines.push('  startWorker with no-op handlers ÷ the batched protocol driven by SQL loops (1.00 = the worker adds nothing):');
+    for (const c of workerRows) {
+      const sql = find(cases, c.scenario, 'batched', 'empty');
+      lines.push(`    ${c.scenario.padEnd(7)} ${c.protocol.padEnd(12)} ${sql ? fixed(c.stepsPerSecond / sql.stepsPerSecond, 2) : '-'}  (${int(c.stepsPerSecond)} steps/s = ${ratio(c.stepsPerSecond, pgbench)} pgbench -N, ${ratio(c.stepsPerSecond, updateLoopTps(ceilings))} UPDATE loop)`);
+    }
+  }
+
   if (report.config.scenarios.includes('chain') && report.config.scenarios.includes('wide')) {
     lines.push('  cost per step as the flow widens (steps/s of wide ÷ chain; 1.00 = no extra cost per step):');
     for (const protocol of report.config.protocols) {
       const chain = find(cases, 'chain', protocol, 'empty');
       const wide = find(cases, 'wide', protocol, 'empty');
       if (chain && wide) lines.push(`    ${protocol.padEnd(8)} ${fixed(wide.stepsPerSecond / chain.stepsPerSecond, 2)}`);
+    }
+  }
+
+  const starts = cases.filter((c) => c.tables === 'empty' && c.protocol === 'batched' && !SCENARIOS[c.scenario].mapsOverRuns);
+  if (starts.length > 0 || report.batchedStart) {
+    lines.push(`  starting runs against ${referenceName}:`);
+    for (const c of starts) lines.push(`    ${c.scenario.padEnd(7)} start_flow, W=${c.workers}: ${int(c.startFlowPerSecond)} runs/s = ${ratio(c.startFlowPerSecond, reference)}`);
+    const b = report.batchedStart;
+    if (b) {
+      const single = starts.find((c) => c.scenario === b.scenario);
+      lines.push(
+        `    ${b.scenario.padEnd(7)} start_flows, W=${b.workers}, batches of ${b.batchSize}: ${int(b.runsPerSecond)} runs/s = ${ratio(b.runsPerSecond, reference)}` +
+          (single ? ` (${fixed(b.runsPerSecond / single.startFlowPerSecond, 1)}× start_flow)` : '') +
+          (b.ok ? '' : ` — VERIFICATION FAILED: ${b.problems.join('; ')}`),
+      );
     }
   }
 
@@ -224,6 +256,16 @@ export function formatUpstream(report: BenchReport): string {
   );
 }
 
+export function formatLatency(results: LatencyResult[]): string {
+  const header = ['runs/s', 'achieved', 'runs', 'step p50 ms', 'p95', 'p99', 'max', 'run p50 ms', 'p95', 'p99', 'max', 'verified'];
+  return (
+    'Latency under a fixed arrival rate (3-step chain, one idle startWorker with default options, woken by LISTEN; server clock)\n' +
+    table(header, latencyRows(results), 0) +
+    '\nstep: a task\'s started_at − queued_at (the step became ready → a worker started it); run: completed_at − started_at.\n' +
+    'Targets at light load: step p50 < 3 ms and p99 < 20 ms; run p50 < 15 ms.'
+  );
+}
+
 export function formatProfile(c: CaseResult, drainSeconds: number): string {
   if (!c.profile) return '';
   const header = ['top', 'calls', 'total ms', '% drain', 'mean ms', 'statement'];
@@ -258,7 +300,7 @@ export function formatHeader(report: Pick<BenchReport, 'server' | 'facts' | 'pgf
     `  settings: ${settings}${config.profile ? ' + pg_stat_statements (--profile)' : ''}`,
     ...(config.withoutEvents ? ['  --without-events: the engine\'s pg_notify calls are no-ops here (a diagnostic; not comparable to the targets)'] : []),
     `  pgflow ${report.pgflowVersion}, ${report.queue}`,
-    `  ${config.protocols.map((protocol) => { const { workers, batchSize } = settingsFor(config, protocol); return `${protocol}: W=${workers} connections, batch ${batchSize}`; }).join('; ')}`,
+    `  ${config.protocols.map((protocol) => { const { workers, batchSize, concurrency } = settingsFor(config, protocol); return isWorkerProtocol(protocol) ? `${protocol}: ${workers} × startWorker({ concurrency: ${concurrency}, batchSize: ${batchSize} })` : `${protocol}: W=${workers} connections, batch ${batchSize}`; }).join('; ')}`,
     `  R=${config.runs ?? config.scenarios.map((name) => `${SCENARIOS[name].defaultRuns} (${name})`).join(' / ')} runs per measurement, ` +
       `scenarios ${config.scenarios.join(',')}, protocols ${config.protocols.join(',')}` +
       (config.history > 0 ? `, history ${config.history} runs` : '') +

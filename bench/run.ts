@@ -3,7 +3,7 @@
  * the plan (bench/plan.ts); exits non-zero when a measurement fails to verify.
  */
 import { Command, Option } from 'commander';
-import { DEFAULTS, PROTOCOL_NAMES, QUICK, SCENARIO_NAMES, parseCount, parseList, parseMajor, parseSeconds, type BenchConfig } from './config.js';
+import { DEFAULTS, PROTOCOL_NAMES, QUICK, SCENARIO_NAMES, parseCount, parseList, parseMajor, parseRates, parseSeconds, type BenchConfig } from './config.js';
 import { findPgbench } from './ceiling.js';
 import { runBenchmark } from './plan.js';
 
@@ -13,9 +13,9 @@ const program = new Command('bench')
       'against the hardware ceiling of the same server (a one-row UPDATE loop and pgbench -N). ' +
       'Starts an embedded PostgreSQL with default settings, or uses DATABASE_URL when set.',
   )
-  .option('-w, --workers <n>', 'worker connections (W) (default: per-task 8, batched 2)', (v) => parseCount(v, '--workers'))
+  .option('-w, --workers <n>', 'worker connections (W), or startWorker instances for worker protocols (default: per-task 8, batched 2, worker 1, worker-tuned 2)', (v) => parseCount(v, '--workers'))
   .option('-r, --runs <n>', 'runs started and drained per measurement (R; default: chain 3000, fanout 1000, wide 200, about 10,000 tasks each)', (v) => parseCount(v, '--runs'))
-  .option('-b, --batch <n>', 'messages read (per-task) or tasks claimed (batched) per call (default: per-task 10, batched 100)', (v) => parseCount(v, '--batch'))
+  .option('-b, --batch <n>', 'messages read (per-task) or tasks claimed (batched, worker) per call (default: per-task 10, batched 100, worker 10, worker-tuned 100)', (v) => parseCount(v, '--batch'))
   .addOption(
     new Option('-s, --scenario <list>', `comma-separated: ${SCENARIO_NAMES.join(', ')}`)
       .argParser((v) => parseList(v, SCENARIO_NAMES, '--scenario'))
@@ -24,7 +24,7 @@ const program = new Command('bench')
   .addOption(
     new Option('-p, --protocol <list>', `comma-separated: ${PROTOCOL_NAMES.join(', ')}`)
       .argParser((v) => parseList(v, PROTOCOL_NAMES, '--protocol'))
-      .default(DEFAULTS.protocols, 'both'),
+      .default(DEFAULTS.protocols, 'all'),
   )
   .option('--with-history <runs>', 'also measure with this many finished runs already in the tables (0 = skip)', (v) => parseCount(v, '--with-history', 0), DEFAULTS.history)
   .option('--ceiling-seconds <s>', 'length of each ceiling measurement', (v) => parseSeconds(v, '--ceiling-seconds'), DEFAULTS.ceilingSeconds)
@@ -43,6 +43,9 @@ const program = new Command('bench')
   .option('--upstream', 'also measure pgflow 0.8.1 itself (from @pgflow/core, per-task protocol) on the same server')
   .option('--prune-during', 'with --with-history: measure each history case again while pgflow.prune_batch deletes the history on its own connection')
   .option('--prune-batch <n>', 'runs per prune_batch call for --prune-during', (v) => parseCount(v, '--prune-batch'), DEFAULTS.pruneBatch)
+  .option('--batched-starts <runs>', 'runs started with pgflow.start_flows in batches of 100 on pgbench\'s number of connections (0 = skip)', (v) => parseCount(v, '--batched-starts', 0), DEFAULTS.batchedStarts)
+  .option('--latency-rates <list>', 'arrival rates (runs/s) of the latency scenario: 3-step chain runs started at a fixed rate, one idle startWorker ("none" skips it)', parseRates, DEFAULTS.latencyRates)
+  .option('--latency-seconds <s>', 'how long runs arrive at each latency rate', (v) => parseSeconds(v, '--latency-seconds'), DEFAULTS.latencySeconds)
   .option('--quick', `small and fast, for CI: R=${QUICK.runs}, history ${QUICK.history}, ${QUICK.ceilingSeconds} s ceilings, pgbench scale ${QUICK.pgbenchScale}`)
   .showHelpAfterError();
 
@@ -68,6 +71,9 @@ interface CliOptions {
   upstream?: boolean;
   pruneDuring?: boolean;
   pruneBatch: number;
+  batchedStarts: number;
+  latencyRates: number[];
+  latencySeconds: number;
   quick?: boolean;
 }
 
@@ -100,6 +106,9 @@ function toConfig(cli: CliOptions): BenchConfig {
     upstream: cli.upstream === true,
     pruneDuring: cli.pruneDuring === true,
     pruneBatch: cli.pruneBatch,
+    batchedStarts: pick('batchedStarts', 'batchedStarts', cli.batchedStarts),
+    latencyRates: cli.latencyRates,
+    latencySeconds: pick('latencySeconds', 'latencySeconds', cli.latencySeconds),
     quick,
   };
 }

@@ -151,7 +151,7 @@ const batched: WorkerLoop = async (client, workerId, state, options) => {
   }
 };
 
-const LOOPS: Record<ProtocolName, WorkerLoop> = { 'per-task': perTask, batched };
+const LOOPS: Partial<Record<ProtocolName, WorkerLoop>> = { 'per-task': perTask, batched };
 
 /**
  * Registers one worker per connection (outside the measured time), as a real worker does at start-up, with the
@@ -175,6 +175,7 @@ export async function drain(clients: pg.Client[], workerIds: string[], options: 
   const began = performance.now();
   const state = new DrainState(options.expectedTasks, began + options.timeoutSeconds * 1000);
   const loop = LOOPS[options.protocol];
+  if (!loop) throw new Error(`${options.protocol} is drained by startWorker (bench/worker-drain.ts), not by a SQL loop`);
   await runLoops(
     clients,
     (client, index) => loop(client, workerIds[index] ?? randomUUID(), state, options),

@@ -21,7 +21,7 @@ import type { AnyFlow, FlowInput, FlowOutput } from '../flow/flow.js';
 import { silentLogger, type Logger } from '../flow/logger.js';
 import { ClientChannels, type EventFilter, type EventHandler, type Unsubscribe } from './channels.js';
 import { cancelRun, pauseFlow, resumeFlow, retryRun } from './control.js';
-import { getRun, startFlow, type FlowRun, type RunDetails, type RunId, type StartFlowOptions, type TypedRun } from './runs.js';
+import { getRun, startFlow, startFlows, type FlowRun, type RunDetails, type RunId, type StartFlowOptions, type TypedRun } from './runs.js';
 import { waitForRunOutcome, type WaitOptions } from './wait.js';
 
 export { RunWaitTimeoutError, type WaitOptions } from './wait.js';
@@ -75,6 +75,14 @@ export class PgflowClient {
    */
   startFlow<F extends AnyFlow>(flow: F, input: FlowInput<F>, options?: StartFlowOptions): Promise<FlowRun<F>> {
     return startFlow(this.pool, flow, input, options);
+  }
+
+  /**
+   * Starts one run of `flow` per input in one call and one transaction; resolves with the runs in
+   * the order of their inputs. No run is started when an input is invalid.
+   */
+  startFlows<F extends AnyFlow>(flow: F, inputs: readonly FlowInput<F>[]): Promise<FlowRun<F>[]> {
+    return startFlows(this.pool, flow, inputs);
   }
 
   /**

@@ -9,6 +9,7 @@ export {
   RunFailedError,
   RunNotFoundError,
   startFlow,
+  startFlows,
   type FlowRun,
   type ListRunsOptions,
   type RunDetails,

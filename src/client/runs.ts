@@ -68,15 +68,7 @@ export interface StartFlowOptions {
  * ```
  */
 export async function startFlow<F extends AnyFlow>(db: PgflowConnection, flow: F, input: FlowInput<F>, options: StartFlowOptions = {}): Promise<FlowRun<F>> {
-  const rootMap = flow.steps.find((step) => step.stepType === 'map' && step.dependsOn.length === 0);
-  if (rootMap) {
-    if (!Array.isArray(input)) {
-      throw new TypeError(`the input of a run of flow "${flow.slug}" must be a JSON array: its map step "${rootMap.slug}" maps over the run input`);
-    }
-  } else if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-    throw new TypeError(`the input of a run of flow "${flow.slug}" must be a JSON object${Array.isArray(input) ? ' (an array is the input of flows with a root map step)' : ''}`);
-  }
-  assertJsonSerialisable(input, `the input of a run of flow "${flow.slug}"`);
+  checkRunInput(flow, input, `the input of a run of flow "${flow.slug}"`);
   if (options.runId !== undefined && options.idempotencyKey !== undefined) {
     throw new TypeError(`startFlow: pass a runId or an idempotencyKey, not both (the run id of a keyed start is derived from the key)`);
   }
@@ -84,6 +76,34 @@ export async function startFlow<F extends AnyFlow>(db: PgflowConnection, flow: F
     pgflowSql(db).startFlow(flow.slug, input as Record<string, unknown> | unknown[], { runId: options.runId, idempotencyKey: options.idempotencyKey }),
   );
   return run as unknown as FlowRun<F>;
+}
+
+/**
+ * Starts one run of `flow` per input, in one call and one transaction (pgflow.start_flows), and returns
+ * the runs in the order of their inputs. Far cheaper per run than startFlow in a loop: one commit for the
+ * whole batch. Every input is checked first; when one is not a valid input, no run is started.
+ */
+export async function startFlows<F extends AnyFlow>(db: PgflowConnection, flow: F, inputs: readonly FlowInput<F>[]): Promise<FlowRun<F>[]> {
+  if (!Array.isArray(inputs)) throw new TypeError(`startFlows: inputs must be an array of run inputs of flow "${flow.slug}"`);
+  inputs.forEach((input, index) => checkRunInput(flow, input, `input ${index} of the runs of flow "${flow.slug}"`));
+  if (inputs.length === 0) return [];
+  const runs = await withAccessHint(db, 'client', `start runs of flow "${flow.slug}"`, () =>
+    pgflowSql(db).startFlows(flow.slug, inputs as readonly (Record<string, unknown> | unknown[])[]),
+  );
+  return runs as unknown as FlowRun<F>[];
+}
+
+/** A run input must be a JSON object, or a JSON array for a flow with a root map step. */
+function checkRunInput(flow: AnyFlow, input: unknown, what: string): void {
+  const rootMap = flow.steps.find((step) => step.stepType === 'map' && step.dependsOn.length === 0);
+  if (rootMap) {
+    if (!Array.isArray(input)) {
+      throw new TypeError(`${what} must be a JSON array: its map step "${rootMap.slug}" maps over the run input`);
+    }
+  } else if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new TypeError(`${what} must be a JSON object${Array.isArray(input) ? ' (an array is the input of flows with a root map step)' : ''}`);
+  }
+  assertJsonSerialisable(input, what);
 }
 
 const READ_RUN = `

@@ -230,6 +230,21 @@ export class PgflowSql {
     );
   }
 
+  /**
+   * Starts one run per input in one call and one transaction (see `pgflow.start_flows`); returns the runs
+   * in the order of their inputs. Each input must be a JSON object, or a JSON array for a flow with a root
+   * map step; no run is started when one is not. An empty list starts nothing.
+   */
+  async startFlows(flowSlug: string, inputs: readonly ({ [key: string]: unknown } | readonly unknown[])[]): Promise<Run[]> {
+    const values = checkArray(at('startFlows'), 'inputs', inputs).map((input, index) => {
+      const text = jsonParameter(at('startFlows'), `inputs[${index}]`, `input ${index} of the runs of flow "${flowSlug}"`, input);
+      if (text === null) throw new PgflowArgumentError(`${at('startFlows')}: inputs[${index}] is ${describeValue(input)}; each input must be a JSON object (or an array for a flow with a root map step)`, `inputs[${index}]`, input);
+      return text;
+    });
+    if (values.length === 0) return [];
+    return this.many('select * from pgflow.start_flows($1::text, $2::text[]::jsonb[])', [flowSlug, values], toRun);
+  }
+
   async startFlowWithStates(flowSlug: string, input: { [key: string]: unknown } | readonly unknown[], options?: string | StartOptions): Promise<RunWithStates> {
     return this.one(
       'select pgflow.start_flow_with_states(flow_slug => $1::text, input => $2::text::jsonb, run_id => $3::uuid, idempotency_key => $4::text) as state',

@@ -18,6 +18,7 @@ import {
   RunNotFoundError,
   RunWaitTimeoutError,
   startFlow,
+  startFlows,
   waitForRun,
   type PgflowClient,
   type PgflowEvent,
@@ -115,6 +116,36 @@ describe('startFlow and getRun', () => {
     expect((await listRuns(db.pool, { flow: other, startedBefore: second.startedAt })).map((run) => run.runId)).toEqual([first.runId]);
     expect(await listRuns(db.pool, { flow: other, status: 'completed' })).toEqual([]);
     expect((await listRuns(db.pool, { status: 'completed' })).every((run) => run.status === 'completed')).toBe(true);
+  });
+
+  it('startFlows starts a run per input in input order; the runs complete like any other', async () => {
+    const runs = await client.startFlows(diamond, [{ n: 10 }, { n: 20 }, { n: 30 }]);
+    expect(runs.map((run) => [run.flowSlug, run.status, run.input])).toEqual([
+      ['client_diamond', 'started', { n: 10 }],
+      ['client_diamond', 'started', { n: 20 }],
+      ['client_diamond', 'started', { n: 30 }],
+    ]);
+    expect(await startFlows(db.pool, diamond, [])).toEqual([]);
+    await driveAll();
+    for (const run of runs) expect(await client.waitForRun(run.runId)).toEqual({ join: { sum: 2 * run.input.n + 3 } });
+  });
+
+  it('startFlows checks every input before sending anything, naming the bad one', async () => {
+    const runs = async () => (await db.query<{ n: number }>(`select count(*)::int as n from pgflow.runs where flow_slug = 'client_diamond'`))[0]!.n;
+    const before = await runs();
+    await expect(startFlows(db.pool, diamond, [{ n: 1 }, [1] as never])).rejects.toThrow('input 1 of the runs of flow "client_diamond" must be a JSON object');
+    await expect(startFlows(db.pool, diamond, [{ n: 1, when: new Date() } as never])).rejects.toThrow(JsonValueError);
+    await expect(startFlows(db.pool, diamond, 'nope' as never)).rejects.toThrow('startFlows: inputs must be an array');
+    const sql = pgflowSql(db.pool);
+    const nul = await sql.startFlows('client_diamond', [{ n: 1 }, { note: 'a\u0000b' }]).catch((error: unknown) => error);
+    expect(nul).toBeInstanceOf(PgflowArgumentError);
+    expect((nul as PgflowArgumentError).argument).toBe('inputs[1]');
+    const nullInput = await sql.startFlows('client_diamond', [{ n: 1 }, null as never]).catch((error: unknown) => error);
+    expect(nullInput).toBeInstanceOf(PgflowArgumentError);
+    expect((nullInput as Error).message).toBe('pgflowSql.startFlows: inputs[1] is null; each input must be a JSON object (or an array for a flow with a root map step)');
+    // The engine's own check, reached through pgflowSql with an array where an object belongs.
+    await expect(sql.startFlows('client_diamond', [{ n: 1 }, [2]])).rejects.toThrow('the input of a run must be a JSON object, got array at inputs[2]');
+    expect(await runs()).toBe(before);
   });
 
   it('refuses inputs that are not JSON objects before reaching the database', async () => {

@@ -187,6 +187,8 @@ describe('client', () => {
     expect(again!.run_id).toBe(keyed!.run_id);
     const [withStates] = await client.db.query<{ start_flow_with_states: { run: RunRow } }>(`select pgflow.start_flow_with_states($1, '{}')`, [flow]);
     expect(withStates!.start_flow_with_states.run.flow_slug).toBe(flow);
+    const batch = await client.db.query<RunRow>(`select * from pgflow.start_flows($1, array['{"n":2}', '{"n":3}']::jsonb[])`, [flow]);
+    expect(batch.map((r) => r.input)).toEqual([{ n: 2 }, { n: 3 }]);
     const [states] = await client.db.query<{ get_run_with_states: { steps: unknown[] } }>(`select pgflow.get_run_with_states($1)`, [run!.run_id]);
     expect(states!.get_run_with_states.steps).toHaveLength(2);
     expect(await client.db.query(`select * from pgflow.step_states where run_id = $1`, [run!.run_id])).toHaveLength(2);

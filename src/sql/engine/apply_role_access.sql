@@ -6,7 +6,7 @@
 --           and schedules, registering and beating in pgflow.workers by plain SQL (insert, and update
 --           of last_heartbeat_at and stopped_at), and reading (SELECT, UPDATE: what pgmq.read needs)
 --           the flows' queues;
---   client  start_flow (every form), start_flow_with_states, get_run_with_states, and reading runs,
+--   client  start_flow (every form), start_flows, start_flow_with_states, get_run_with_states, and reading runs,
 --           step states and tasks;
 --   reader  SELECT on every pgflow table and on the flows' queues and pgmq.meta (queue metrics);
 --   admin   definitions (create_flow, add_step), run control (cancel_run, retry_run, pause_flow,
@@ -28,7 +28,7 @@ declare
     'step_condition_met', 'idempotent_run_id'];
   v_worker text[] := array['start_tasks', 'claim_tasks', 'complete_task', 'complete_tasks', 'fail_task', 'register_worker', 'heartbeat_worker',
     'stop_worker', 'set_vt_batch', 'poll_for_tasks', 'fire_schedule', 'version', 'is_valid_slug', 'calculate_retry_delay'];
-  v_client text[] := array['start_flow', 'start_flow_with_states'];
+  v_client text[] := array['start_flow', 'start_flows', 'start_flow_with_states'];
   v_admin text[] := array['create_flow', 'add_step', 'cancel_run', 'retry_run', 'pause_flow', 'resume_flow', 'schedule_flow', 'unschedule_flow',
     'fire_schedule', 'prune_batch', 'prune'];
   v_all_tables text[] := array['flows', 'steps', 'deps', 'runs', 'step_states', 'step_tasks', 'workers', 'schedules', 'schedule_ticks', 'role_access'];
