@@ -4,6 +4,407 @@ set local check_function_bodies = off;
 --> statement-breakpoint
 drop function if exists pgflow.distribute_on_citus();
 --> statement-breakpoint
+CREATE OR REPLACE FUNCTION pgflow.add_step(flow_slug text, step_slug text, deps_slugs text[] DEFAULT '{}'::text[], max_attempts integer DEFAULT NULL::integer, base_delay integer DEFAULT NULL::integer, timeout integer DEFAULT NULL::integer, start_delay integer DEFAULT NULL::integer, step_type text DEFAULT 'single'::text, required_input_pattern jsonb DEFAULT NULL::jsonb, forbidden_input_pattern jsonb DEFAULT NULL::jsonb, when_unmet text DEFAULT NULL::text, when_exhausted text DEFAULT NULL::text)
+ RETURNS pgflow.steps
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_deps text[] := coalesce(add_step.deps_slugs, '{}');
+  v_step pgflow.steps;
+  v_existing_deps text[];
+  v_unknown text[];
+  v_repeated text;
+begin
+  perform 1 from pgflow.flows f where f.flow_slug = add_step.flow_slug for update;
+  if not found then
+    raise exception 'flow "%" does not exist', add_step.flow_slug
+      using errcode = '42704', hint = 'Create it first with pgflow.create_flow().';
+  end if;
+
+  if not pgflow.is_valid_slug(add_step.step_slug) then
+    raise exception 'invalid step slug % in flow "%"', coalesce(quote_literal(add_step.step_slug), 'NULL'), add_step.flow_slug
+      using errcode = '22023',
+            hint = 'A slug has 1 to 128 letters, digits and underscores, starts with a letter or underscore, and is not "run" (reserved for the run input).';
+  end if;
+  if coalesce(add_step.step_type, 'single') not in ('single', 'map') then
+    raise exception 'invalid step_type "%" for step "%": expected ''single'' or ''map''', add_step.step_type, add_step.step_slug
+      using errcode = '22023';
+  end if;
+  if add_step.step_type = 'map' and cardinality(v_deps) > 1 then
+    raise exception 'map step "%" can depend on one step at most (it maps over that step''s output), got % dependencies: %',
+      add_step.step_slug, cardinality(v_deps), array_to_string(v_deps, ', ')
+      using errcode = '22023';
+  end if;
+  if add_step.required_input_pattern is not null and jsonb_typeof(add_step.required_input_pattern) <> 'object' then
+    raise exception 'required_input_pattern of step "%" must be a JSON object, got %', add_step.step_slug, jsonb_typeof(add_step.required_input_pattern)
+      using errcode = '22023';
+  end if;
+  if add_step.forbidden_input_pattern is not null and jsonb_typeof(add_step.forbidden_input_pattern) <> 'object' then
+    raise exception 'forbidden_input_pattern of step "%" must be a JSON object, got %', add_step.step_slug, jsonb_typeof(add_step.forbidden_input_pattern)
+      using errcode = '22023';
+  end if;
+  if add_step.when_unmet not in ('fail', 'skip', 'skip-cascade') then
+    raise exception 'invalid when_unmet "%" for step "%": expected ''fail'', ''skip'' or ''skip-cascade''', add_step.when_unmet, add_step.step_slug
+      using errcode = '22023';
+  end if;
+  if add_step.when_exhausted not in ('fail', 'skip', 'skip-cascade') then
+    raise exception 'invalid when_exhausted "%" for step "%": expected ''fail'', ''skip'' or ''skip-cascade''', add_step.when_exhausted, add_step.step_slug
+      using errcode = '22023';
+  end if;
+  if add_step.max_attempts < 0 then
+    raise exception 'max_attempts must be 0 or more (got %) for step "%"', add_step.max_attempts, add_step.step_slug
+      using errcode = '22023';
+  end if;
+  if add_step.base_delay < 0 then
+    raise exception 'base_delay must be 0 or more (got %) for step "%"', add_step.base_delay, add_step.step_slug
+      using errcode = '22023';
+  end if;
+  if add_step.timeout <= 0 then
+    raise exception 'timeout must be greater than 0 (got %) for step "%"', add_step.timeout, add_step.step_slug
+      using errcode = '22023';
+  end if;
+  if add_step.start_delay < 0 then
+    raise exception 'start_delay must be 0 or more (got %) for step "%"', add_step.start_delay, add_step.step_slug
+      using errcode = '22023';
+  end if;
+
+  if array_position(v_deps, null) is not null then
+    raise exception 'the dependencies of step "%" contain NULL', add_step.step_slug
+      using errcode = '22004';
+  end if;
+  if add_step.step_slug = any(v_deps) then
+    raise exception 'step "%" cannot depend on itself', add_step.step_slug
+      using errcode = '22023';
+  end if;
+  select d into v_repeated from unnest(v_deps) as d group by d having count(*) > 1 limit 1;
+  if found then
+    raise exception 'step "%" lists dependency "%" more than once', add_step.step_slug, v_repeated
+      using errcode = '22023';
+  end if;
+  v_unknown := array(
+    select d
+    from unnest(v_deps) with ordinality as dep(d, ord)
+    where not exists (select 1 from pgflow.steps s where s.flow_slug = add_step.flow_slug and s.step_slug = dep.d)
+    order by dep.ord
+  );
+  if cardinality(v_unknown) > 0 then
+    raise exception 'step "%" depends on unknown step(s) % of flow "%"', add_step.step_slug, array_to_string(v_unknown, ', '), add_step.flow_slug
+      using errcode = '42704', hint = 'Add dependencies before the steps that depend on them.';
+  end if;
+
+  select s.* into v_step from pgflow.steps s where s.flow_slug = add_step.flow_slug and s.step_slug = add_step.step_slug;
+  if found then
+    v_existing_deps := array(
+      select d.dep_slug from pgflow.deps d
+      where d.flow_slug = add_step.flow_slug and d.step_slug = add_step.step_slug
+      order by d.dep_slug
+    );
+    if v_existing_deps <> array(select d from unnest(v_deps) as d order by d) then
+      raise exception 'step "%" of flow "%" already exists with dependencies {%}; it cannot be changed to {%}',
+        add_step.step_slug, add_step.flow_slug, array_to_string(v_existing_deps, ', '), array_to_string(v_deps, ', ')
+        using errcode = '22023', hint = 'Create a new flow (or a step with another slug) to change the shape of a flow.';
+    end if;
+    if v_step.step_type <> coalesce(add_step.step_type, 'single') then
+      raise exception 'step "%" of flow "%" already exists as a % step; it cannot become a % step',
+        add_step.step_slug, add_step.flow_slug, v_step.step_type, coalesce(add_step.step_type, 'single')
+        using errcode = '22023', hint = 'Create a new flow (or a step with another slug) to change the shape of a flow.';
+    end if;
+    update pgflow.steps s
+    set opt_max_attempts = coalesce(add_step.max_attempts, s.opt_max_attempts),
+        opt_base_delay = coalesce(add_step.base_delay, s.opt_base_delay),
+        opt_timeout = coalesce(add_step.timeout, s.opt_timeout),
+        opt_start_delay = coalesce(add_step.start_delay, s.opt_start_delay),
+        required_input_pattern = coalesce(add_step.required_input_pattern, s.required_input_pattern),
+        forbidden_input_pattern = coalesce(add_step.forbidden_input_pattern, s.forbidden_input_pattern),
+        when_unmet = coalesce(add_step.when_unmet, s.when_unmet),
+        when_exhausted = coalesce(add_step.when_exhausted, s.when_exhausted)
+    where s.flow_slug = add_step.flow_slug
+      and s.step_slug = add_step.step_slug
+      and (s.opt_max_attempts, s.opt_base_delay, s.opt_timeout, s.opt_start_delay,
+           s.required_input_pattern, s.forbidden_input_pattern, s.when_unmet, s.when_exhausted) is distinct from (
+        coalesce(add_step.max_attempts, s.opt_max_attempts),
+        coalesce(add_step.base_delay, s.opt_base_delay),
+        coalesce(add_step.timeout, s.opt_timeout),
+        coalesce(add_step.start_delay, s.opt_start_delay),
+        coalesce(add_step.required_input_pattern, s.required_input_pattern),
+        coalesce(add_step.forbidden_input_pattern, s.forbidden_input_pattern),
+        coalesce(add_step.when_unmet, s.when_unmet),
+        coalesce(add_step.when_exhausted, s.when_exhausted)
+      )
+    returning s.* into v_step;
+    if v_step.step_slug is null then
+      select s.* into v_step from pgflow.steps s where s.flow_slug = add_step.flow_slug and s.step_slug = add_step.step_slug;
+    end if;
+    return v_step;
+  end if;
+
+  insert into pgflow.steps (
+    flow_slug, step_slug, step_type, step_index, deps_count,
+    opt_max_attempts, opt_base_delay, opt_timeout, opt_start_delay,
+    required_input_pattern, forbidden_input_pattern, when_unmet, when_exhausted
+  )
+  values (
+    add_step.flow_slug,
+    add_step.step_slug,
+    coalesce(add_step.step_type, 'single'),
+    (select coalesce(max(s.step_index) + 1, 0) from pgflow.steps s where s.flow_slug = add_step.flow_slug),
+    cardinality(v_deps),
+    add_step.max_attempts,
+    add_step.base_delay,
+    add_step.timeout,
+    add_step.start_delay,
+    add_step.required_input_pattern,
+    add_step.forbidden_input_pattern,
+    coalesce(add_step.when_unmet, 'skip'),
+    coalesce(add_step.when_exhausted, 'fail')
+  )
+  returning * into v_step;
+
+  insert into pgflow.deps (flow_slug, dep_slug, step_slug)
+  select add_step.flow_slug, d, add_step.step_slug
+  from unnest(v_deps) as d;
+
+  return v_step;
+end;
+$function$;
+--> statement-breakpoint
+CREATE OR REPLACE FUNCTION pgflow.claim_tasks(flow_slug text, worker_id uuid, qty integer DEFAULT 10)
+ RETURNS SETOF pgflow.claimed_task
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_timeout integer;
+  v_paused boolean;
+  v_msg_ids bigint[];
+begin
+  if claim_tasks.qty is null then
+    raise exception 'qty must not be NULL' using errcode = '22004';
+  end if;
+  if claim_tasks.qty < 1 then
+    raise exception 'qty must be 1 or more, got %', claim_tasks.qty using errcode = '22023';
+  end if;
+  if claim_tasks.worker_id is null then
+    raise exception 'worker_id must not be NULL'
+      using errcode = '22004',
+            hint = 'Pass the worker''s id: any UUID, registered on first use (or with pgflow.register_worker).';
+  end if;
+
+  select f.opt_timeout, f.paused_at is not null into v_timeout, v_paused from pgflow.flows f where f.flow_slug = claim_tasks.flow_slug;
+  if not found then
+    raise exception 'flow "%" does not exist', claim_tasks.flow_slug using errcode = '42704';
+  end if;
+  -- A paused flow starts nothing: its messages are not even read, so they stay visible.
+  if v_paused then
+    return;
+  end if;
+
+  execute format(
+    $sql$
+      with claimed as (
+        select q.msg_id, coalesce(step.opt_timeout, $2)::bigint + 2 as hide_seconds
+        from pgmq.%1$I as q
+        left join pgflow.steps step on step.flow_slug = $3 and step.step_slug = q.message ->> 'step_slug'
+        where q.vt <= clock_timestamp()
+        order by q.msg_id
+        limit $1
+        for update of q skip locked
+      ),
+      delivered as (
+        update pgmq.%1$I as q
+        set vt = clock_timestamp() + make_interval(secs => claimed.hide_seconds),
+            read_ct = q.read_ct + 1
+        from claimed
+        where q.msg_id = claimed.msg_id
+        returning q.msg_id
+      )
+      select array_agg(delivered.msg_id order by delivered.msg_id) from delivered
+    $sql$,
+    pgmq.format_table_name(claim_tasks.flow_slug, 'q')
+  )
+  into v_msg_ids
+  using claim_tasks.qty, v_timeout, claim_tasks.flow_slug;
+
+  if v_msg_ids is null then
+    return;
+  end if;
+  return query select * from pgflow.start_tasks_from_messages(claim_tasks.flow_slug, v_msg_ids, claim_tasks.worker_id, false);
+end;
+$function$;
+--> statement-breakpoint
+CREATE OR REPLACE FUNCTION pgflow.get_run_with_states(run_id uuid)
+ RETURNS jsonb
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+  select jsonb_build_object(
+    'run', to_jsonb(r),
+    'steps', coalesce((
+      select jsonb_agg(to_jsonb(s) order by step.step_index)
+      from pgflow.step_states s
+      join pgflow.steps step on step.flow_slug = s.flow_slug and step.step_slug = s.step_slug
+      where s.run_id = r.run_id
+    ), '[]'::jsonb)
+  )
+  from pgflow.runs r
+  where r.run_id = get_run_with_states.run_id;
+$function$;
+--> statement-breakpoint
+CREATE OR REPLACE FUNCTION pgflow.queue_step_tasks(flow_slugs text[], run_ids uuid[], step_slugs text[])
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+begin
+  insert into pgflow.step_tasks (flow_slug, run_id, step_slug, task_index, message_id)
+  select batch.flow_slug, batch.run_ids[message.ord], batch.step_slugs[message.ord], batch.task_indexes[message.ord], message.msg_id
+  from (
+    select t.flow_slug,
+      coalesce(step.opt_start_delay, 0) as delay,
+      array_agg(t.run_id order by t.ord, task.task_index) as run_ids,
+      array_agg(t.step_slug order by t.ord, task.task_index) as step_slugs,
+      array_agg(task.task_index order by t.ord, task.task_index) as task_indexes
+    from unnest(queue_step_tasks.flow_slugs, queue_step_tasks.run_ids, queue_step_tasks.step_slugs)
+        with ordinality as t(flow_slug, run_id, step_slug, ord)
+    join pgflow.steps step on step.flow_slug = t.flow_slug and step.step_slug = t.step_slug
+    cross join lateral generate_series(
+      0,
+      case
+        when step.step_type = 'single' then 0
+        else (select s.initial_tasks - 1 from pgflow.step_states s where s.run_id = t.run_id and s.step_slug = t.step_slug)
+      end
+    ) as task(task_index)
+    group by t.flow_slug, coalesce(step.opt_start_delay, 0)
+  ) batch
+  cross join lateral pgmq.send_batch(
+    batch.flow_slug,
+    array(
+      select jsonb_build_object('flow_slug', batch.flow_slug, 'run_id', m.run_id, 'step_slug', m.step_slug, 'task_index', m.task_index)
+      from unnest(batch.run_ids, batch.step_slugs, batch.task_indexes) with ordinality as m(run_id, step_slug, task_index, ord)
+      order by m.ord
+    ),
+    null::jsonb[],
+    clock_timestamp() + make_interval(secs => batch.delay)
+  ) with ordinality as message(msg_id, ord);
+end;
+$function$;
+--> statement-breakpoint
+CREATE OR REPLACE FUNCTION pgflow.start_flow(flow_slug text, input jsonb, run_id uuid DEFAULT NULL::uuid, idempotency_key text DEFAULT NULL::text)
+ RETURNS SETOF pgflow.runs
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_run pgflow.runs;
+  v_run_id uuid := start_flow.run_id;
+  v_root_map text;
+  v_input_size integer;
+  v_waiting boolean;
+begin
+  if not exists (select 1 from pgflow.flows f where f.flow_slug = start_flow.flow_slug) then
+    raise exception 'flow "%" does not exist', start_flow.flow_slug
+      using errcode = '42704', hint = 'Create it with pgflow.create_flow() and pgflow.add_step().';
+  end if;
+  if start_flow.idempotency_key is not null then
+    if start_flow.run_id is not null then
+      raise exception 'start_flow takes a run_id or an idempotency_key, not both' using errcode = '22023';
+    end if;
+    v_run_id := pgflow.idempotent_run_id(start_flow.flow_slug, start_flow.idempotency_key);
+    return query select r.* from pgflow.runs r where r.run_id = v_run_id;
+    if found then
+      return;
+    end if;
+  end if;
+  select s.step_slug into v_root_map
+  from pgflow.steps s
+  where s.flow_slug = start_flow.flow_slug and s.step_type = 'map' and s.deps_count = 0
+  order by s.step_index
+  limit 1;
+  if v_root_map is not null then
+    if start_flow.input is null or jsonb_typeof(start_flow.input) <> 'array' then
+      raise exception 'flow "%" maps its input in step "%", so the input of a run must be a JSON array, got %',
+        start_flow.flow_slug, v_root_map, coalesce(jsonb_typeof(start_flow.input), 'NULL')
+        using errcode = '22023';
+    end if;
+    v_input_size := jsonb_array_length(start_flow.input);
+  elsif start_flow.input is null or jsonb_typeof(start_flow.input) <> 'object' then
+    raise exception 'the input of a run must be a JSON object, got %', coalesce(jsonb_typeof(start_flow.input), 'NULL')
+      using errcode = '22023';
+  end if;
+  if start_flow.run_id is not null
+    and exists (select 1 from pgflow.runs r where r.run_id = start_flow.run_id) then
+    raise exception 'run % already exists', start_flow.run_id using errcode = '23505';
+  end if;
+
+  insert into pgflow.runs (run_id, flow_slug, input, remaining_steps, idempotency_key)
+  values (
+    coalesce(v_run_id, pgflow.uuid_v7()),
+    start_flow.flow_slug,
+    start_flow.input,
+    (select count(*) from pgflow.steps s where s.flow_slug = start_flow.flow_slug),
+    start_flow.idempotency_key
+  )
+  on conflict on constraint runs_pkey do nothing
+  returning * into v_run;
+  if not found then
+    -- Another start committed this run id meanwhile: the same idempotency key, or the same run_id.
+    if start_flow.idempotency_key is not null then
+      return query select r.* from pgflow.runs r where r.run_id = v_run_id;
+      return;
+    end if;
+    raise exception 'run % already exists', v_run_id using errcode = '23505';
+  end if;
+
+  -- Root steps without a condition and with tasks start at once; the others wait, for their
+  -- dependencies or for pgflow.advance_runs below.
+  with states as (
+    insert into pgflow.step_states (flow_slug, run_id, step_slug, remaining_deps, initial_tasks, status, started_at, remaining_tasks)
+    select s.flow_slug, v_run.run_id, s.step_slug, s.deps_count, size.tasks,
+      case when plain.starts then 'started' else 'created' end,
+      case when plain.starts then clock_timestamp() end,
+      case when plain.starts then size.tasks end
+    from pgflow.steps s
+    cross join lateral (
+      select case
+        when s.step_type = 'single' then 1
+        when s.deps_count = 0 then v_input_size
+      end as tasks
+    ) size
+    cross join lateral (
+      select s.deps_count = 0 and size.tasks > 0
+        and s.required_input_pattern is null and s.forbidden_input_pattern is null as starts
+    ) plain
+    where s.flow_slug = start_flow.flow_slug
+    returning step_states.status, step_states.remaining_deps
+  )
+  select coalesce(bool_or(states.status = 'created' and states.remaining_deps = 0), false) into v_waiting from states;
+
+  perform pgflow.emit_event(
+    'run:started',
+    v_run.flow_slug,
+    jsonb_build_object('run_id', v_run.run_id, 'status', 'started', 'remaining_steps', v_run.remaining_steps,
+      'started_at', v_run.started_at)
+  );
+
+  perform pgflow.queue_step_tasks(array_agg(v_run.flow_slug), array_agg(v_run.run_id), array_agg(s.step_slug order by step.step_index))
+  from pgflow.step_states s
+  join pgflow.steps step on step.flow_slug = s.flow_slug and step.step_slug = s.step_slug
+  where s.run_id = v_run.run_id and s.status = 'started'
+  having count(*) > 0;
+
+  if v_waiting or v_run.remaining_steps = 0 then
+    perform pgflow.advance_runs(array[v_run.run_id]);
+  end if;
+
+  return query select r.* from pgflow.runs r where r.run_id = v_run.run_id;
+end;
+$function$;
+--> statement-breakpoint
 CREATE OR REPLACE FUNCTION pgflow.version()
  RETURNS text
  LANGUAGE sql

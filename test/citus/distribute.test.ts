@@ -34,7 +34,10 @@ async function foreignKeys(): Promise<{ name: string; definition: string }[]> {
   return db.query(
     `select c.conrelid::regclass::text || '.' || c.conname as name, pg_get_constraintdef(c.oid) as definition
      from pg_constraint c join pg_namespace n on n.oid = c.connamespace
-     where n.nspname = 'pgflow' and c.contype = 'f' order by 1`,
+     where n.nspname = 'pgflow' and c.contype = 'f'
+       -- the coordinator's placements of reference tables (flows_102008, …) carry copies of the keys
+       and c.conrelid::regclass::text !~ '_[0-9]+$'
+     order by 1`,
   );
 }
 
