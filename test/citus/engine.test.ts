@@ -96,4 +96,25 @@ describe('the engine on Citus', () => {
     const [task] = await db.query(`select status, attempts_count, last_worker_id from pgflow.step_tasks where run_id = $1`, [runId]);
     expect(task).toEqual({ status: 'queued', attempts_count: 0, last_worker_id: null });
   });
+
+  it('routes the same kind of locking read whole to the run’s node once every runtime table is filtered by the run id', async () => {
+    const flow = await defineFlow(db, uniqueSlug('routed'), { steps: ['first', { slug: 'second', deps: ['first'] }] });
+    const runId = await startRun(flow, { n: 7 });
+    const [message] = await queue(flow);
+    // The shape of the start of tasks (lock the message's task with SKIP LOCKED, read the run's input and the
+    // dependencies' outputs through subqueries), with the run id written into each reference to a runtime table:
+    // Citus plans it for one shard and runs it there, so this is the form the engine's statements need.
+    const rows = await db.query(
+      `select t.step_slug, s.step_type,
+         (select r.input from pgflow.runs r where r.run_id = $1) as run_input,
+         (select count(*)::int from pgflow.deps d join pgflow.step_tasks x on x.run_id = $1 and x.step_slug = d.dep_slug
+          where d.flow_slug = t.flow_slug and d.step_slug = t.step_slug) as deps
+       from pgflow.step_tasks t join pgflow.steps s on s.flow_slug = t.flow_slug and s.step_slug = t.step_slug
+       where t.run_id = $1 and t.flow_slug = $2 and t.message_id = any($3::bigint[])
+         and (select r.status from pgflow.runs r where r.run_id = $1) = 'started'
+       for update of t skip locked`,
+      [runId, flow, [message!.msg_id]],
+    );
+    expect(rows).toEqual([{ step_slug: 'first', step_type: 'single', run_input: { n: 7 }, deps: 0 }]);
+  });
 });
