@@ -88,6 +88,497 @@ begin
 end;
 $$;
 --> statement-breakpoint
+-- src/sql/engine/claim_tasks.sql
+-- pgflow.claim_tasks(flow_slug, worker_id, qty): reads up to `qty` visible messages from the flow's
+-- queue and starts their tasks in the same transaction — pgmq.read followed by pgflow.start_tasks
+-- in one round trip and one commit. Returns the started tasks with their input, as start_tasks does,
+-- plus the attempt each start counts (attempts_count), so a worker needs no second query.
+--
+-- The read hides each message for its step's timeout + 2 s at once, so no second visibility update
+-- is needed (computed in bigint: a timeout at the integer maximum does not overflow). Invariants:
+-- messages are claimed oldest first with FOR UPDATE SKIP LOCKED, so concurrent callers never receive
+-- the same message; read_ct counts every delivery; otherwise those of pgflow.start_tasks. A message
+-- whose task cannot start stays hidden for that time. A paused flow (pgflow.pause_flow) claims
+-- nothing. A qty below 1 (22023), or NULL for qty or worker_id (22004), is refused before anything is
+-- read: NULL qty would claim every visible message.
+create or replace function pgflow.claim_tasks(
+  flow_slug text,
+  worker_id uuid,
+  qty integer default 10
+)
+returns setof pgflow.claimed_task
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_timeout integer;
+  v_paused boolean;
+  v_msg_ids bigint[];
+  v_step_timeouts jsonb;
+begin
+  if claim_tasks.qty is null then
+    raise exception 'qty must not be NULL' using errcode = '22004';
+  end if;
+  if claim_tasks.qty < 1 then
+    raise exception 'qty must be 1 or more, got %', claim_tasks.qty using errcode = '22023';
+  end if;
+  if claim_tasks.worker_id is null then
+    raise exception 'worker_id must not be NULL'
+      using errcode = '22004',
+            hint = 'Pass the worker''s id: any UUID, registered on first use (or with pgflow.register_worker).';
+  end if;
+
+  select f.opt_timeout, f.paused_at is not null into v_timeout, v_paused from pgflow.flows f where f.flow_slug = claim_tasks.flow_slug;
+  if not found then
+    raise exception 'flow "%" does not exist', claim_tasks.flow_slug using errcode = '42704';
+  end if;
+  -- A paused flow starts nothing: its messages are not even read, so they stay visible.
+  if v_paused then
+    return;
+  end if;
+
+  -- The steps' own timeouts, read apart: the statement that claims touches the queue table alone, so on
+  -- Citus it stays a plain local statement on the coordinator with single-server SKIP LOCKED semantics.
+  select jsonb_object_agg(step.step_slug, step.opt_timeout) filter (where step.opt_timeout is not null) into v_step_timeouts
+  from pgflow.steps step
+  where step.flow_slug = claim_tasks.flow_slug;
+
+  execute format(
+    $sql$
+      with claimed as (
+        select q.msg_id, coalesce(($3 ->> (q.message ->> 'step_slug'))::bigint, $2) + 2 as hide_seconds
+        from pgmq.%1$I as q
+        where q.vt <= clock_timestamp()
+        order by q.msg_id
+        limit $1
+        for update of q skip locked
+      ),
+      delivered as (
+        update pgmq.%1$I as q
+        set vt = clock_timestamp() + make_interval(secs => claimed.hide_seconds),
+            read_ct = q.read_ct + 1
+        from claimed
+        where q.msg_id = claimed.msg_id
+        returning q.msg_id
+      )
+      select array_agg(delivered.msg_id order by delivered.msg_id) from delivered
+    $sql$,
+    pgmq.format_table_name(claim_tasks.flow_slug, 'q')
+  )
+  into v_msg_ids
+  using claim_tasks.qty, v_timeout, v_step_timeouts;
+
+  if v_msg_ids is null then
+    return;
+  end if;
+  return query select * from pgflow.start_tasks_from_messages(claim_tasks.flow_slug, v_msg_ids, claim_tasks.worker_id, false);
+end;
+$$;
+--> statement-breakpoint
+-- src/sql/engine/distribute_on_citus.sql
+-- pgflow.distribute_on_citus(): turns an installed pgflow on a Citus coordinator into a distributed one
+-- and returns one line per change it made (none when everything was distributed already).
+--
+-- Definitions and other small tables (flows, steps, deps, workers, schedules, schedule_ticks,
+-- role_access) become reference tables, copied to every node; runs, step_states and step_tasks are
+-- distributed by run_id and co-located, so every row of one run lives on one node. The queue tables
+-- (schema pgmq) stay plain tables on the coordinator: claiming with FOR UPDATE SKIP LOCKED keeps its
+-- single-server meaning there, so a message is delivered once exactly as without Citus.
+--
+-- Invariants: idempotent (a table already in its place is left alone); refuses, changing nothing, when
+-- the citus extension is absent or this is not the coordinator. Foreign keys are dropped while tables
+-- move and added back as they were (Citus accepts all of them once the tables are placed: reference to
+-- reference, distributed to reference, and distributed to distributed through run_id). No function is
+-- lost: the definitions, owners, privileges and comments of every function in schemas pgflow and pgmq
+-- are recorded first, any function Citus dropped on the way is created again from that record, and the
+-- call fails (rolling everything back) if one is still missing. Only pgflow.get_run_with_states, which
+-- reads one run and emits no event, is delegated to the node holding the run; every function that
+-- sends events or touches the queue runs on the coordinator, so LISTENers there hear every event.
+create or replace function pgflow.distribute_on_citus()
+returns setof text
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_reference constant text[] := array['flows', 'steps', 'deps', 'workers', 'schedules', 'schedule_ticks', 'role_access'];
+  v_distributed constant text[] := array['runs', 'step_states', 'step_tasks'];
+  v_table text;
+  v_todo text[] := '{}';
+  v_functions jsonb;
+  v_function jsonb;
+  v_foreign_keys jsonb;
+  v_key jsonb;
+  v_missing text[];
+  v_method "char";
+  v_colocated boolean;
+  v_grant record;
+begin
+  if not exists (select 1 from pg_catalog.pg_extension e where e.extname = 'citus') then
+    raise exception 'the citus extension is not installed in this database'
+      using errcode = '0A000',
+            hint = 'pgflow.distribute_on_citus() needs a Citus coordinator: load citus (shared_preload_libraries), '
+              || 'run CREATE EXTENSION citus on the coordinator and on every worker node, and add the workers with citus_add_node.';
+  end if;
+  if not (select pg_catalog.bool_or(n.groupid = 0) from pg_catalog.pg_dist_node n where n.isactive) then
+    raise exception 'this database is not a Citus coordinator: its pg_dist_node has no coordinator'
+      using errcode = '0A000',
+            hint = 'Run SELECT citus_set_coordinator_host(<host>, <port>) on the coordinator first, and call pgflow.distribute_on_citus() there.';
+  end if;
+  if not exists (select 1 from pg_catalog.pg_dist_node n where n.isactive and n.groupid <> 0) then
+    raise exception 'the Citus cluster has no worker node'
+      using errcode = '0A000',
+            hint = 'Add the worker nodes first: SELECT citus_add_node(<host>, <port>) for each.';
+  end if;
+
+  -- What is not in its place yet.
+  foreach v_table in array v_reference || v_distributed loop
+    select p.partmethod into v_method
+    from pg_catalog.pg_dist_partition p
+    where p.logicalrelid = pg_catalog.to_regclass('pgflow.' || v_table);
+    if v_table = any(v_reference) and v_method is distinct from 'n' then
+      v_todo := v_todo || v_table;
+    elsif v_table = any(v_distributed) and v_method is distinct from 'h' then
+      v_todo := v_todo || v_table;
+    end if;
+  end loop;
+
+  if cardinality(v_todo) > 0 then
+    -- Every function of pgflow and of the built-in queue, as installed now.
+    select coalesce(jsonb_agg(jsonb_build_object(
+      'signature', p.oid::pg_catalog.regprocedure::text,
+      'definition', pg_catalog.pg_get_functiondef(p.oid),
+      'owner', pg_catalog.pg_get_userbyid(p.proowner),
+      'acl', p.proacl::text[],
+      'comment', pg_catalog.obj_description(p.oid, 'pg_proc'))), '[]'::jsonb)
+    into v_functions
+    from pg_catalog.pg_proc p
+    join pg_catalog.pg_namespace n on n.oid = p.pronamespace
+    where n.nspname in ('pgflow', 'pgmq') and p.prokind in ('f', 'p');
+
+    -- Every foreign key between pgflow's tables, dropped while the tables move.
+    select coalesce(jsonb_agg(jsonb_build_object(
+      'table', c.conrelid::pg_catalog.regclass::text,
+      'name', c.conname,
+      'definition', pg_catalog.pg_get_constraintdef(c.oid)) order by c.conrelid::pg_catalog.regclass::text, c.conname), '[]'::jsonb)
+    into v_foreign_keys
+    from pg_catalog.pg_constraint c
+    join pg_catalog.pg_namespace n on n.oid = c.connamespace
+    where n.nspname = 'pgflow' and c.contype = 'f';
+
+    -- Foreign keys to reference tables need every later command of this transaction on one connection
+    -- per node.
+    perform pg_catalog.set_config('citus.multi_shard_modify_mode', 'sequential', true);
+    for v_key in select * from jsonb_array_elements(v_foreign_keys) loop
+      execute format('alter table %s drop constraint %I', v_key ->> 'table', v_key ->> 'name');
+    end loop;
+
+    foreach v_table in array v_reference loop
+      if v_table = any(v_todo) then
+        perform pg_catalog.create_reference_table(('pgflow.' || v_table)::pg_catalog.regclass);
+        return next format('pgflow.%s: reference table', v_table);
+      end if;
+    end loop;
+    foreach v_table in array v_distributed loop
+      if v_table = any(v_todo) then
+        if v_table = 'runs' then
+          perform pg_catalog.create_distributed_table('pgflow.runs'::pg_catalog.regclass, 'run_id');
+        else
+          perform pg_catalog.create_distributed_table(('pgflow.' || v_table)::pg_catalog.regclass, 'run_id', colocate_with => 'pgflow.runs');
+        end if;
+        return next format('pgflow.%s: distributed by run_id%s', v_table, case when v_table = 'runs' then '' else ', co-located with pgflow.runs' end);
+      end if;
+    end loop;
+
+    for v_key in select * from jsonb_array_elements(v_foreign_keys) loop
+      execute format('alter table %s add constraint %I %s', v_key ->> 'table', v_key ->> 'name', v_key ->> 'definition');
+    end loop;
+
+    -- Functions Citus dropped while converting tables come back as they were.
+    for v_function in
+      select f from jsonb_array_elements(v_functions) f
+      where pg_catalog.to_regprocedure(f ->> 'signature') is null
+    loop
+      execute v_function ->> 'definition';
+      execute format('alter function %s owner to %I', v_function ->> 'signature', v_function ->> 'owner');
+      if jsonb_typeof(v_function -> 'acl') = 'array' then
+        execute format('revoke all on function %s from public', v_function ->> 'signature');
+        for v_grant in
+          select case when g.grantee = 0 then 'public' else quote_ident(pg_catalog.pg_get_userbyid(g.grantee)) end as grantee
+          from pg_catalog.aclexplode(array(select jsonb_array_elements_text(v_function -> 'acl'))::pg_catalog.aclitem[]) g
+          where g.privilege_type = 'EXECUTE'
+        loop
+          execute format('grant execute on function %s to %s', v_function ->> 'signature', v_grant.grantee);
+        end loop;
+      end if;
+      if v_function ->> 'comment' is not null then
+        execute format('comment on function %s is %L', v_function ->> 'signature', v_function ->> 'comment');
+      end if;
+      return next format('%s: created again after Citus dropped it', v_function ->> 'signature');
+    end loop;
+
+    select array_agg(f ->> 'signature') into v_missing
+    from jsonb_array_elements(v_functions) f
+    where pg_catalog.to_regprocedure(f ->> 'signature') is null;
+    if v_missing is not null then
+      raise exception 'distributing pgflow would lose functions: %', array_to_string(v_missing, ', ')
+        using errcode = 'XX000';
+    end if;
+  end if;
+
+  -- Reading one run runs on the node that holds it.
+  select exists (
+    select 1 from pg_catalog.pg_dist_object o
+    where o.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass
+      and o.objid = 'pgflow.get_run_with_states(uuid)'::pg_catalog.regprocedure
+      and o.distribution_argument_index is not null
+  ) into v_colocated;
+  if not v_colocated then
+    perform pg_catalog.create_distributed_function('pgflow.get_run_with_states(uuid)', distribution_arg_name => 'run_id', colocate_with => 'pgflow.runs');
+    return next 'pgflow.get_run_with_states(uuid): delegated to the node holding the run';
+  end if;
+end;
+$$;
+--> statement-breakpoint
+-- src/sql/engine/get_run_with_states.sql
+-- pgflow.get_run_with_states(run_id): the run and the states of its steps as one JSON document,
+-- {"run": {...}, "steps": [{...}, ...]} with steps in definition order; NULL when the run does not exist.
+-- PL/pgSQL, and every table filtered by the run id itself: on Citus the function is delegated to the
+-- node that holds the run, where both reads stay on that node's shards (Citus plans no parameterised
+-- SQL-language function).
+create or replace function pgflow.get_run_with_states(run_id uuid)
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+declare
+  v_run jsonb;
+  v_steps jsonb;
+begin
+  select to_jsonb(r) into v_run from pgflow.runs r where r.run_id = get_run_with_states.run_id;
+  if v_run is null then
+    return null;
+  end if;
+  select jsonb_agg(to_jsonb(s) order by step.step_index) into v_steps
+  from pgflow.step_states s
+  join pgflow.steps step on step.flow_slug = s.flow_slug and step.step_slug = s.step_slug
+  where s.run_id = get_run_with_states.run_id;
+  return jsonb_build_object('run', v_run, 'steps', coalesce(v_steps, '[]'::jsonb));
+end;
+$$;
+--> statement-breakpoint
+-- src/sql/engine/queue_step_tasks.sql
+-- pgflow.queue_step_tasks(flow_slugs, run_ids, step_slugs): creates the tasks of each given step, which
+-- the caller has just marked `started` — task_index 0 for a single step, 0 … n-1 for a map of n
+-- elements (the step's initial_tasks) — each with its queue message {flow_slug, run_id, step_slug,
+-- task_index}, visible after the step's opt_start_delay seconds.
+--
+-- Invariants: a task and its message are created in the same transaction, one message per task, so
+-- neither exists without the other. The task list is read first, then each batch of messages is sent
+-- and its tasks inserted by separate statements, so on Citus the inserts are routed by run_id and the
+-- queue (a coordinator table) is written on the coordinator. Messages go out in one pgmq.send_batch per queue and delay (ids
+-- come back in message order), which costs far less per message than one send each, also for a map
+-- of many thousand elements. Callers hold the runs' row locks.
+create or replace function pgflow.queue_step_tasks(flow_slugs text[], run_ids uuid[], step_slugs text[])
+returns void
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_batch record;
+  v_msg_ids bigint[];
+begin
+  for v_batch in
+    with calls as (
+      select t.flow_slug, t.run_id, t.step_slug, t.ord, step.step_type, coalesce(step.opt_start_delay, 0) as delay
+      from unnest(queue_step_tasks.flow_slugs, queue_step_tasks.run_ids, queue_step_tasks.step_slugs)
+          with ordinality as t(flow_slug, run_id, step_slug, ord)
+      join pgflow.steps step on step.flow_slug = t.flow_slug and step.step_slug = t.step_slug
+    ),
+    -- A map step has one task per element: the size its step state recorded.
+    map_sizes as (
+      select s.run_id, s.step_slug, s.initial_tasks
+      from pgflow.step_states s
+      where s.run_id = any(array(select c.run_id from calls c where c.step_type = 'map'))
+        and s.step_slug = any(array(select c.step_slug from calls c where c.step_type = 'map'))
+    )
+    select c.flow_slug, c.delay,
+      array_agg(c.run_id order by c.ord, task.task_index) as run_ids,
+      array_agg(c.step_slug order by c.ord, task.task_index) as step_slugs,
+      array_agg(task.task_index order by c.ord, task.task_index) as task_indexes
+    from calls c
+    left join map_sizes z on c.step_type = 'map' and z.run_id = c.run_id and z.step_slug = c.step_slug
+    cross join lateral generate_series(0, case when c.step_type = 'single' then 0 else z.initial_tasks - 1 end) as task(task_index)
+    group by c.flow_slug, c.delay
+  loop
+    select array_agg(message.msg_id order by message.ord) into v_msg_ids
+    from pgmq.send_batch(
+      v_batch.flow_slug,
+      array(
+        select jsonb_build_object('flow_slug', v_batch.flow_slug, 'run_id', m.run_id, 'step_slug', m.step_slug, 'task_index', m.task_index)
+        from unnest(v_batch.run_ids, v_batch.step_slugs, v_batch.task_indexes) with ordinality as m(run_id, step_slug, task_index, ord)
+        order by m.ord
+      ),
+      null::jsonb[],
+      clock_timestamp() + make_interval(secs => v_batch.delay)
+    ) with ordinality as message(msg_id, ord);
+
+    insert into pgflow.step_tasks (flow_slug, run_id, step_slug, task_index, message_id)
+    select v_batch.flow_slug, m.run_id, m.step_slug, m.task_index, m.msg_id
+    from unnest(v_batch.run_ids, v_batch.step_slugs, v_batch.task_indexes, v_msg_ids) as m(run_id, step_slug, task_index, msg_id);
+  end loop;
+end;
+$$;
+--> statement-breakpoint
+-- src/sql/engine/start_flow.sql
+-- pgflow.start_flow(flow_slug, input, run_id, idempotency_key): starts a run of the flow with `input`
+-- and returns the run. `run_id` lets the caller choose the run's id. The input is a JSON object, or a
+-- JSON array when the flow has a root map step (one that maps over the run input).
+--
+-- With an `idempotency_key`, a second start of the same flow with the same key returns the run the
+-- first one created (whatever its state or input) and creates nothing, also when the two race: the
+-- run id is derived from the pair (pgflow.idempotent_run_id), so the runs' primary key decides.
+--
+-- Creates the run (remaining_steps = the flow's step count) and a state per step waiting for its
+-- dependencies; a root map knows its size from the input, a map over a dependency learns it later.
+-- Root steps start at once and their tasks are queued; a root step with a condition is checked first,
+-- and a root map over an empty array completes at once (see pgflow.advance_runs). A flow without steps,
+-- or whose steps all finish without a task, completes immediately. Events: run:started (then the
+-- events of those steps, and run:completed).
+-- Invariants: everything happens in one transaction, so a failed start leaves nothing behind.
+create or replace function pgflow.start_flow(
+  flow_slug text,
+  input jsonb,
+  run_id uuid default null,
+  idempotency_key text default null
+)
+returns setof pgflow.runs
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_run pgflow.runs;
+  v_run_id uuid := start_flow.run_id;
+  v_root_map text;
+  v_input_size integer;
+  v_waiting boolean;
+  v_step_count integer;
+  v_started text[];
+begin
+  if not exists (select 1 from pgflow.flows f where f.flow_slug = start_flow.flow_slug) then
+    raise exception 'flow "%" does not exist', start_flow.flow_slug
+      using errcode = '42704', hint = 'Create it with pgflow.create_flow() and pgflow.add_step().';
+  end if;
+  if start_flow.idempotency_key is not null then
+    if start_flow.run_id is not null then
+      raise exception 'start_flow takes a run_id or an idempotency_key, not both' using errcode = '22023';
+    end if;
+    v_run_id := pgflow.idempotent_run_id(start_flow.flow_slug, start_flow.idempotency_key);
+    return query select r.* from pgflow.runs r where r.run_id = v_run_id;
+    if found then
+      return;
+    end if;
+  end if;
+  select s.step_slug into v_root_map
+  from pgflow.steps s
+  where s.flow_slug = start_flow.flow_slug and s.step_type = 'map' and s.deps_count = 0
+  order by s.step_index
+  limit 1;
+  if v_root_map is not null then
+    if start_flow.input is null or jsonb_typeof(start_flow.input) <> 'array' then
+      raise exception 'flow "%" maps its input in step "%", so the input of a run must be a JSON array, got %',
+        start_flow.flow_slug, v_root_map, coalesce(jsonb_typeof(start_flow.input), 'NULL')
+        using errcode = '22023';
+    end if;
+    v_input_size := jsonb_array_length(start_flow.input);
+  elsif start_flow.input is null or jsonb_typeof(start_flow.input) <> 'object' then
+    raise exception 'the input of a run must be a JSON object, got %', coalesce(jsonb_typeof(start_flow.input), 'NULL')
+      using errcode = '22023';
+  end if;
+  if start_flow.run_id is not null
+    and exists (select 1 from pgflow.runs r where r.run_id = start_flow.run_id) then
+    raise exception 'run % already exists', start_flow.run_id using errcode = '23505';
+  end if;
+
+  -- The id and the step count are computed apart from the insert, so the insert names the row's node
+  -- (Citus routes it by run_id and accepts no subquery inside it).
+  v_run_id := coalesce(v_run_id, pgflow.uuid_v7());
+  select count(*) into v_step_count from pgflow.steps s where s.flow_slug = start_flow.flow_slug;
+  insert into pgflow.runs (run_id, flow_slug, input, remaining_steps, idempotency_key)
+  values (
+    v_run_id,
+    start_flow.flow_slug,
+    start_flow.input,
+    v_step_count,
+    start_flow.idempotency_key
+  )
+  on conflict on constraint runs_pkey do nothing
+  returning * into v_run;
+  if not found then
+    -- Another start committed this run id meanwhile: the same idempotency key, or the same run_id.
+    if start_flow.idempotency_key is not null then
+      return query select r.* from pgflow.runs r where r.run_id = v_run_id;
+      return;
+    end if;
+    raise exception 'run % already exists', v_run_id using errcode = '23505';
+  end if;
+
+  -- Root steps without a condition and with tasks start at once; the others wait, for their
+  -- dependencies or for pgflow.advance_runs below.
+  with states as (
+    insert into pgflow.step_states (flow_slug, run_id, step_slug, remaining_deps, initial_tasks, status, started_at, remaining_tasks)
+    select s.flow_slug, v_run.run_id, s.step_slug, s.deps_count, size.tasks,
+      case when plain.starts then 'started' else 'created' end,
+      case when plain.starts then clock_timestamp() end,
+      case when plain.starts then size.tasks end
+    from pgflow.steps s
+    cross join lateral (
+      select case
+        when s.step_type = 'single' then 1
+        when s.deps_count = 0 then v_input_size
+      end as tasks
+    ) size
+    cross join lateral (
+      select s.deps_count = 0 and size.tasks > 0
+        and s.required_input_pattern is null and s.forbidden_input_pattern is null as starts
+    ) plain
+    where s.flow_slug = start_flow.flow_slug
+    returning step_states.status, step_states.remaining_deps
+  )
+  select coalesce(bool_or(states.status = 'created' and states.remaining_deps = 0), false) into v_waiting from states;
+
+  perform pgflow.emit_event(
+    'run:started',
+    v_run.flow_slug,
+    jsonb_build_object('run_id', v_run.run_id, 'status', 'started', 'remaining_steps', v_run.remaining_steps,
+      'started_at', v_run.started_at)
+  );
+
+  -- Read first, then queued: a call inside a query on the run's rows would run on the run's node
+  -- (Citus pushes such a query down whole), away from the queue.
+  select array_agg(s.step_slug order by step.step_index) into v_started
+  from pgflow.step_states s
+  join pgflow.steps step on step.flow_slug = s.flow_slug and step.step_slug = s.step_slug
+  where s.run_id = v_run.run_id and s.status = 'started';
+  if v_started is not null then
+    perform pgflow.queue_step_tasks(
+      array_fill(v_run.flow_slug, array[cardinality(v_started)]),
+      array_fill(v_run.run_id, array[cardinality(v_started)]),
+      v_started
+    );
+  end if;
+
+  if v_waiting or v_run.remaining_steps = 0 then
+    perform pgflow.advance_runs(array[v_run.run_id]);
+  end if;
+
+  return query select r.* from pgflow.runs r where r.run_id = v_run.run_id;
+end;
+$$;
+--> statement-breakpoint
 -- src/sql/engine/start_flows.sql
 -- pgflow.start_flows(flow_slug, inputs): starts one run of the flow per element of `inputs`, in one
 -- transaction, and returns the runs in the order of their inputs. Each run is what
@@ -215,6 +706,233 @@ begin
     join pgflow.runs r on r.run_id = n.run_id
     order by n.ord;
 end;
+$$;
+--> statement-breakpoint
+-- src/sql/engine/add_step.sql
+-- pgflow.add_step(...): adds a step to a flow, after the steps it depends on.
+--
+-- Two overloads serve every call form: the main one takes dependencies and named options
+-- (max_attempts, base_delay, timeout, start_delay, step_type, and the condition: required_input_pattern,
+-- forbidden_input_pattern, when_unmet, when_exhausted); the second takes the three options
+-- positionally for a step without dependencies (`add_step('f', 's', 7, 2, 30)`). Its parameters carry
+-- other names, so named calls always resolve to the main signature.
+--
+-- step_type is 'single' (one task) or 'map' (one task per element of an array: the run input for a
+-- map without dependencies, else the output of its one dependency). A step runs only when its input
+-- contains required_input_pattern and does not contain forbidden_input_pattern (JSON objects, checked
+-- with @>); otherwise when_unmet decides: 'skip' (default), 'skip-cascade' or 'fail'. when_exhausted
+-- decides what a task that failed its last attempt does: 'fail' the run (default), or 'skip' /
+-- 'skip-cascade' the step.
+--
+-- max_attempts counts every attempt, the first included; 0 means the same as 1 (one attempt, never
+-- retried), as for pgflow.create_flow.
+--
+-- Invariants: dependencies must already exist, so the steps always form a DAG; the flow row is locked
+-- so concurrent calls number steps without gaps or clashes; adding an existing step again is a no-op
+-- (options and conditions passed are updated), while changing its dependencies or its type is refused.
+-- Errors leave nothing behind.
+create or replace function pgflow.add_step(
+  flow_slug text,
+  step_slug text,
+  deps_slugs text[] default '{}',
+  max_attempts integer default null,
+  base_delay integer default null,
+  timeout integer default null,
+  start_delay integer default null,
+  step_type text default 'single',
+  required_input_pattern jsonb default null,
+  forbidden_input_pattern jsonb default null,
+  when_unmet text default null,
+  when_exhausted text default null
+)
+returns pgflow.steps
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_deps text[] := coalesce(add_step.deps_slugs, '{}');
+  v_step pgflow.steps;
+  v_existing_deps text[];
+  v_unknown text[];
+  v_repeated text;
+  v_step_index integer;
+begin
+  perform 1 from pgflow.flows f where f.flow_slug = add_step.flow_slug for update;
+  if not found then
+    raise exception 'flow "%" does not exist', add_step.flow_slug
+      using errcode = '42704', hint = 'Create it first with pgflow.create_flow().';
+  end if;
+
+  if not pgflow.is_valid_slug(add_step.step_slug) then
+    raise exception 'invalid step slug % in flow "%"', coalesce(quote_literal(add_step.step_slug), 'NULL'), add_step.flow_slug
+      using errcode = '22023',
+            hint = 'A slug has 1 to 128 letters, digits and underscores, starts with a letter or underscore, and is not "run" (reserved for the run input).';
+  end if;
+  if coalesce(add_step.step_type, 'single') not in ('single', 'map') then
+    raise exception 'invalid step_type "%" for step "%": expected ''single'' or ''map''', add_step.step_type, add_step.step_slug
+      using errcode = '22023';
+  end if;
+  if add_step.step_type = 'map' and cardinality(v_deps) > 1 then
+    raise exception 'map step "%" can depend on one step at most (it maps over that step''s output), got % dependencies: %',
+      add_step.step_slug, cardinality(v_deps), array_to_string(v_deps, ', ')
+      using errcode = '22023';
+  end if;
+  if add_step.required_input_pattern is not null and jsonb_typeof(add_step.required_input_pattern) <> 'object' then
+    raise exception 'required_input_pattern of step "%" must be a JSON object, got %', add_step.step_slug, jsonb_typeof(add_step.required_input_pattern)
+      using errcode = '22023';
+  end if;
+  if add_step.forbidden_input_pattern is not null and jsonb_typeof(add_step.forbidden_input_pattern) <> 'object' then
+    raise exception 'forbidden_input_pattern of step "%" must be a JSON object, got %', add_step.step_slug, jsonb_typeof(add_step.forbidden_input_pattern)
+      using errcode = '22023';
+  end if;
+  if add_step.when_unmet not in ('fail', 'skip', 'skip-cascade') then
+    raise exception 'invalid when_unmet "%" for step "%": expected ''fail'', ''skip'' or ''skip-cascade''', add_step.when_unmet, add_step.step_slug
+      using errcode = '22023';
+  end if;
+  if add_step.when_exhausted not in ('fail', 'skip', 'skip-cascade') then
+    raise exception 'invalid when_exhausted "%" for step "%": expected ''fail'', ''skip'' or ''skip-cascade''', add_step.when_exhausted, add_step.step_slug
+      using errcode = '22023';
+  end if;
+  if add_step.max_attempts < 0 then
+    raise exception 'max_attempts must be 0 or more (got %) for step "%"', add_step.max_attempts, add_step.step_slug
+      using errcode = '22023';
+  end if;
+  if add_step.base_delay < 0 then
+    raise exception 'base_delay must be 0 or more (got %) for step "%"', add_step.base_delay, add_step.step_slug
+      using errcode = '22023';
+  end if;
+  if add_step.timeout <= 0 then
+    raise exception 'timeout must be greater than 0 (got %) for step "%"', add_step.timeout, add_step.step_slug
+      using errcode = '22023';
+  end if;
+  if add_step.start_delay < 0 then
+    raise exception 'start_delay must be 0 or more (got %) for step "%"', add_step.start_delay, add_step.step_slug
+      using errcode = '22023';
+  end if;
+
+  if array_position(v_deps, null) is not null then
+    raise exception 'the dependencies of step "%" contain NULL', add_step.step_slug
+      using errcode = '22004';
+  end if;
+  if add_step.step_slug = any(v_deps) then
+    raise exception 'step "%" cannot depend on itself', add_step.step_slug
+      using errcode = '22023';
+  end if;
+  select d into v_repeated from unnest(v_deps) as d group by d having count(*) > 1 limit 1;
+  if found then
+    raise exception 'step "%" lists dependency "%" more than once', add_step.step_slug, v_repeated
+      using errcode = '22023';
+  end if;
+  v_unknown := array(
+    select d
+    from unnest(v_deps) with ordinality as dep(d, ord)
+    where not exists (select 1 from pgflow.steps s where s.flow_slug = add_step.flow_slug and s.step_slug = dep.d)
+    order by dep.ord
+  );
+  if cardinality(v_unknown) > 0 then
+    raise exception 'step "%" depends on unknown step(s) % of flow "%"', add_step.step_slug, array_to_string(v_unknown, ', '), add_step.flow_slug
+      using errcode = '42704', hint = 'Add dependencies before the steps that depend on them.';
+  end if;
+
+  select s.* into v_step from pgflow.steps s where s.flow_slug = add_step.flow_slug and s.step_slug = add_step.step_slug;
+  if found then
+    v_existing_deps := array(
+      select d.dep_slug from pgflow.deps d
+      where d.flow_slug = add_step.flow_slug and d.step_slug = add_step.step_slug
+      order by d.dep_slug
+    );
+    if v_existing_deps <> array(select d from unnest(v_deps) as d order by d) then
+      raise exception 'step "%" of flow "%" already exists with dependencies {%}; it cannot be changed to {%}',
+        add_step.step_slug, add_step.flow_slug, array_to_string(v_existing_deps, ', '), array_to_string(v_deps, ', ')
+        using errcode = '22023', hint = 'Create a new flow (or a step with another slug) to change the shape of a flow.';
+    end if;
+    if v_step.step_type <> coalesce(add_step.step_type, 'single') then
+      raise exception 'step "%" of flow "%" already exists as a % step; it cannot become a % step',
+        add_step.step_slug, add_step.flow_slug, v_step.step_type, coalesce(add_step.step_type, 'single')
+        using errcode = '22023', hint = 'Create a new flow (or a step with another slug) to change the shape of a flow.';
+    end if;
+    update pgflow.steps s
+    set opt_max_attempts = coalesce(add_step.max_attempts, s.opt_max_attempts),
+        opt_base_delay = coalesce(add_step.base_delay, s.opt_base_delay),
+        opt_timeout = coalesce(add_step.timeout, s.opt_timeout),
+        opt_start_delay = coalesce(add_step.start_delay, s.opt_start_delay),
+        required_input_pattern = coalesce(add_step.required_input_pattern, s.required_input_pattern),
+        forbidden_input_pattern = coalesce(add_step.forbidden_input_pattern, s.forbidden_input_pattern),
+        when_unmet = coalesce(add_step.when_unmet, s.when_unmet),
+        when_exhausted = coalesce(add_step.when_exhausted, s.when_exhausted)
+    where s.flow_slug = add_step.flow_slug
+      and s.step_slug = add_step.step_slug
+      and (s.opt_max_attempts, s.opt_base_delay, s.opt_timeout, s.opt_start_delay,
+           s.required_input_pattern, s.forbidden_input_pattern, s.when_unmet, s.when_exhausted) is distinct from (
+        coalesce(add_step.max_attempts, s.opt_max_attempts),
+        coalesce(add_step.base_delay, s.opt_base_delay),
+        coalesce(add_step.timeout, s.opt_timeout),
+        coalesce(add_step.start_delay, s.opt_start_delay),
+        coalesce(add_step.required_input_pattern, s.required_input_pattern),
+        coalesce(add_step.forbidden_input_pattern, s.forbidden_input_pattern),
+        coalesce(add_step.when_unmet, s.when_unmet),
+        coalesce(add_step.when_exhausted, s.when_exhausted)
+      )
+    returning s.* into v_step;
+    if v_step.step_slug is null then
+      select s.* into v_step from pgflow.steps s where s.flow_slug = add_step.flow_slug and s.step_slug = add_step.step_slug;
+    end if;
+    return v_step;
+  end if;
+
+  -- Computed apart from the insert: Citus accepts no subquery inside an INSERT.
+  select coalesce(max(s.step_index) + 1, 0) into v_step_index from pgflow.steps s where s.flow_slug = add_step.flow_slug;
+  insert into pgflow.steps (
+    flow_slug, step_slug, step_type, step_index, deps_count,
+    opt_max_attempts, opt_base_delay, opt_timeout, opt_start_delay,
+    required_input_pattern, forbidden_input_pattern, when_unmet, when_exhausted
+  )
+  values (
+    add_step.flow_slug,
+    add_step.step_slug,
+    coalesce(add_step.step_type, 'single'),
+    v_step_index,
+    cardinality(v_deps),
+    add_step.max_attempts,
+    add_step.base_delay,
+    add_step.timeout,
+    add_step.start_delay,
+    add_step.required_input_pattern,
+    add_step.forbidden_input_pattern,
+    coalesce(add_step.when_unmet, 'skip'),
+    coalesce(add_step.when_exhausted, 'fail')
+  )
+  returning * into v_step;
+
+  insert into pgflow.deps (flow_slug, dep_slug, step_slug)
+  select add_step.flow_slug, d, add_step.step_slug
+  from unnest(v_deps) as d;
+
+  return v_step;
+end;
+$$;
+
+create or replace function pgflow.add_step(
+  flow_slug text,
+  step_slug text,
+  opt_max_attempts integer,
+  opt_base_delay integer default null,
+  opt_timeout integer default null
+)
+returns pgflow.steps
+language sql
+security definer
+set search_path = ''
+as $$
+  select * from pgflow.add_step(
+    flow_slug => $1,
+    step_slug => $2,
+    deps_slugs => '{}'::text[],
+    max_attempts => $3,
+    base_delay => $4,
+    timeout => $5
+  );
 $$;
 --> statement-breakpoint
 -- pgflow.version(): the pgflow-orm release installed in this database; each release redefines it.

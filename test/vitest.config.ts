@@ -9,6 +9,8 @@ export default defineConfig({
   test: {
     root: new URL('..', import.meta.url).pathname,
     include: ['test/**/*.test.ts'],
+    // The Citus tests need a cluster: `npm run test:citus` (test/citus/vitest.config.ts).
+    exclude: ['**/node_modules/**', 'test/citus/**'],
     globalSetup: ['test/setup/global-setup.ts', 'test/setup/dashboard-assets.ts'],
     // Generous, because many tests run child processes (npm, tsc, the CLI, a browser), which a busy machine slows down.
     testTimeout: 60_000,

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { cli, fixtures } from './support.js';
 
 const COMMANDS: [args: string[], mentions: RegExp[]][] = [
-  [[], [/Commands:/, /migrate/, /status/, /runs/, /flows/, /schedules/, /scheduler/, /prune/, /worker/, /compile/, /dashboard/, /demo/]],
+  [[], [/Commands:/, /migrate/, /status/, /runs/, /flows/, /schedules/, /scheduler/, /prune/, /citus/, /worker/, /compile/, /dashboard/, /demo/]],
   [['migrate'], [/--database-url/]],
   [['drizzle'], [/add/]],
   [['drizzle', 'add'], [/--layout/, /--dry-run/]],
@@ -26,6 +26,8 @@ const COMMANDS: [args: string[], mentions: RegExp[]][] = [
   [['schedules', 'remove'], [/<flow>/, /<name>/]],
   [['scheduler'], [/--catch-up/, /--flow/, /--refresh-interval/, /--log-level/]],
   [['prune'], [/--older-than/, /30d, 12h, 90m/, /--batch-size/, /default: 10000/, /--dry-run/, /--json/]],
+  [['citus'], [/distribute/]],
+  [['citus', 'distribute'], [/--database-url/, /reference tables/, /run_id/]],
   [['worker'], [/<module>/, /--concurrency/, /--batch-size/, /--poll-interval/, /--grace-period/, /--ensure-flows/, /"check",\s+"recreate",\s+"off"/]],
   [['compile'], [/<module>/, /--out/, /--format/, /drizzle-folder/, /kysely/, /--name/]],
   [['demo'], [/--runs/, /default: 200/, /--workers/, /default: 4/, /--database-url/, /pgflow_orm_demo_orders_v1/]],

@@ -3,6 +3,7 @@
  * `./<name>.ts` exporting a `CliCommand` and list it here.
  */
 import type { CliCommand } from '../command.js';
+import { citusCommand } from './citus.js';
 import { compileCommand } from './compile.js';
 import { dashboardCommand } from './dashboard.js';
 import { demoCommand } from './demo.js';
@@ -30,6 +31,7 @@ export const commands: readonly CliCommand[] = [
   workerCommand,
   schedulerCommand,
   pruneCommand,
+  citusCommand,
   compileCommand,
   dashboardCommand,
   demoCommand,

@@ -45,6 +45,7 @@ declare
   v_existing_deps text[];
   v_unknown text[];
   v_repeated text;
+  v_step_index integer;
 begin
   perform 1 from pgflow.flows f where f.flow_slug = add_step.flow_slug for update;
   if not found then
@@ -169,6 +170,8 @@ begin
     return v_step;
   end if;
 
+  -- Computed apart from the insert: Citus accepts no subquery inside an INSERT.
+  select coalesce(max(s.step_index) + 1, 0) into v_step_index from pgflow.steps s where s.flow_slug = add_step.flow_slug;
   insert into pgflow.steps (
     flow_slug, step_slug, step_type, step_index, deps_count,
     opt_max_attempts, opt_base_delay, opt_timeout, opt_start_delay,
@@ -178,7 +181,7 @@ begin
     add_step.flow_slug,
     add_step.step_slug,
     coalesce(add_step.step_type, 'single'),
-    (select coalesce(max(s.step_index) + 1, 0) from pgflow.steps s where s.flow_slug = add_step.flow_slug),
+    v_step_index,
     cardinality(v_deps),
     add_step.max_attempts,
     add_step.base_delay,

@@ -24,6 +24,7 @@ declare
   v_timeout integer;
   v_paused boolean;
   v_msg_ids bigint[];
+  v_step_timeouts jsonb;
 begin
   if claim_tasks.qty is null then
     raise exception 'qty must not be NULL' using errcode = '22004';
@@ -46,12 +47,17 @@ begin
     return;
   end if;
 
+  -- The steps' own timeouts, read apart: the statement that claims touches the queue table alone, so on
+  -- Citus it stays a plain local statement on the coordinator with single-server SKIP LOCKED semantics.
+  select jsonb_object_agg(step.step_slug, step.opt_timeout) filter (where step.opt_timeout is not null) into v_step_timeouts
+  from pgflow.steps step
+  where step.flow_slug = claim_tasks.flow_slug;
+
   execute format(
     $sql$
       with claimed as (
-        select q.msg_id, coalesce(step.opt_timeout, $2)::bigint + 2 as hide_seconds
+        select q.msg_id, coalesce(($3 ->> (q.message ->> 'step_slug'))::bigint, $2) + 2 as hide_seconds
         from pgmq.%1$I as q
-        left join pgflow.steps step on step.flow_slug = $3 and step.step_slug = q.message ->> 'step_slug'
         where q.vt <= clock_timestamp()
         order by q.msg_id
         limit $1
@@ -70,7 +76,7 @@ begin
     pgmq.format_table_name(claim_tasks.flow_slug, 'q')
   )
   into v_msg_ids
-  using claim_tasks.qty, v_timeout, claim_tasks.flow_slug;
+  using claim_tasks.qty, v_timeout, v_step_timeouts;
 
   if v_msg_ids is null then
     return;

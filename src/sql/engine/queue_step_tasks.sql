@@ -3,8 +3,10 @@
 -- elements (the step's initial_tasks) — each with its queue message {flow_slug, run_id, step_slug,
 -- task_index}, visible after the step's opt_start_delay seconds.
 --
--- Invariants: a task and its message are created by the same statement, one message per task, so
--- neither exists without the other. Messages go out in one pgmq.send_batch per queue and delay (ids
+-- Invariants: a task and its message are created in the same transaction, one message per task, so
+-- neither exists without the other. The task list is read first, then each batch of messages is sent
+-- and its tasks inserted by separate statements, so on Citus the inserts are routed by run_id and the
+-- queue (a coordinator table) is written on the coordinator. Messages go out in one pgmq.send_batch per queue and delay (ids
 -- come back in message order), which costs far less per message than one send each, also for a map
 -- of many thousand elements. Callers hold the runs' row locks.
 create or replace function pgflow.queue_step_tasks(flow_slugs text[], run_ids uuid[], step_slugs text[])
@@ -12,36 +14,48 @@ returns void
 language plpgsql
 set search_path = ''
 as $$
+declare
+  v_batch record;
+  v_msg_ids bigint[];
 begin
-  insert into pgflow.step_tasks (flow_slug, run_id, step_slug, task_index, message_id)
-  select batch.flow_slug, batch.run_ids[message.ord], batch.step_slugs[message.ord], batch.task_indexes[message.ord], message.msg_id
-  from (
-    select t.flow_slug,
-      coalesce(step.opt_start_delay, 0) as delay,
-      array_agg(t.run_id order by t.ord, task.task_index) as run_ids,
-      array_agg(t.step_slug order by t.ord, task.task_index) as step_slugs,
-      array_agg(task.task_index order by t.ord, task.task_index) as task_indexes
-    from unnest(queue_step_tasks.flow_slugs, queue_step_tasks.run_ids, queue_step_tasks.step_slugs)
-        with ordinality as t(flow_slug, run_id, step_slug, ord)
-    join pgflow.steps step on step.flow_slug = t.flow_slug and step.step_slug = t.step_slug
-    cross join lateral generate_series(
-      0,
-      case
-        when step.step_type = 'single' then 0
-        else (select s.initial_tasks - 1 from pgflow.step_states s where s.run_id = t.run_id and s.step_slug = t.step_slug)
-      end
-    ) as task(task_index)
-    group by t.flow_slug, coalesce(step.opt_start_delay, 0)
-  ) batch
-  cross join lateral pgmq.send_batch(
-    batch.flow_slug,
-    array(
-      select jsonb_build_object('flow_slug', batch.flow_slug, 'run_id', m.run_id, 'step_slug', m.step_slug, 'task_index', m.task_index)
-      from unnest(batch.run_ids, batch.step_slugs, batch.task_indexes) with ordinality as m(run_id, step_slug, task_index, ord)
-      order by m.ord
+  for v_batch in
+    with calls as (
+      select t.flow_slug, t.run_id, t.step_slug, t.ord, step.step_type, coalesce(step.opt_start_delay, 0) as delay
+      from unnest(queue_step_tasks.flow_slugs, queue_step_tasks.run_ids, queue_step_tasks.step_slugs)
+          with ordinality as t(flow_slug, run_id, step_slug, ord)
+      join pgflow.steps step on step.flow_slug = t.flow_slug and step.step_slug = t.step_slug
     ),
-    null::jsonb[],
-    clock_timestamp() + make_interval(secs => batch.delay)
-  ) with ordinality as message(msg_id, ord);
+    -- A map step has one task per element: the size its step state recorded.
+    map_sizes as (
+      select s.run_id, s.step_slug, s.initial_tasks
+      from pgflow.step_states s
+      where s.run_id = any(array(select c.run_id from calls c where c.step_type = 'map'))
+        and s.step_slug = any(array(select c.step_slug from calls c where c.step_type = 'map'))
+    )
+    select c.flow_slug, c.delay,
+      array_agg(c.run_id order by c.ord, task.task_index) as run_ids,
+      array_agg(c.step_slug order by c.ord, task.task_index) as step_slugs,
+      array_agg(task.task_index order by c.ord, task.task_index) as task_indexes
+    from calls c
+    left join map_sizes z on c.step_type = 'map' and z.run_id = c.run_id and z.step_slug = c.step_slug
+    cross join lateral generate_series(0, case when c.step_type = 'single' then 0 else z.initial_tasks - 1 end) as task(task_index)
+    group by c.flow_slug, c.delay
+  loop
+    select array_agg(message.msg_id order by message.ord) into v_msg_ids
+    from pgmq.send_batch(
+      v_batch.flow_slug,
+      array(
+        select jsonb_build_object('flow_slug', v_batch.flow_slug, 'run_id', m.run_id, 'step_slug', m.step_slug, 'task_index', m.task_index)
+        from unnest(v_batch.run_ids, v_batch.step_slugs, v_batch.task_indexes) with ordinality as m(run_id, step_slug, task_index, ord)
+        order by m.ord
+      ),
+      null::jsonb[],
+      clock_timestamp() + make_interval(secs => v_batch.delay)
+    ) with ordinality as message(msg_id, ord);
+
+    insert into pgflow.step_tasks (flow_slug, run_id, step_slug, task_index, message_id)
+    select v_batch.flow_slug, m.run_id, m.step_slug, m.task_index, m.msg_id
+    from unnest(v_batch.run_ids, v_batch.step_slugs, v_batch.task_indexes, v_msg_ids) as m(run_id, step_slug, task_index, msg_id);
+  end loop;
 end;
 $$;

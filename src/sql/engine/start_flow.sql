@@ -30,6 +30,8 @@ declare
   v_root_map text;
   v_input_size integer;
   v_waiting boolean;
+  v_step_count integer;
+  v_started text[];
 begin
   if not exists (select 1 from pgflow.flows f where f.flow_slug = start_flow.flow_slug) then
     raise exception 'flow "%" does not exist', start_flow.flow_slug
@@ -66,12 +68,16 @@ begin
     raise exception 'run % already exists', start_flow.run_id using errcode = '23505';
   end if;
 
+  -- The id and the step count are computed apart from the insert, so the insert names the row's node
+  -- (Citus routes it by run_id and accepts no subquery inside it).
+  v_run_id := coalesce(v_run_id, pgflow.uuid_v7());
+  select count(*) into v_step_count from pgflow.steps s where s.flow_slug = start_flow.flow_slug;
   insert into pgflow.runs (run_id, flow_slug, input, remaining_steps, idempotency_key)
   values (
-    coalesce(v_run_id, pgflow.uuid_v7()),
+    v_run_id,
     start_flow.flow_slug,
     start_flow.input,
-    (select count(*) from pgflow.steps s where s.flow_slug = start_flow.flow_slug),
+    v_step_count,
     start_flow.idempotency_key
   )
   on conflict on constraint runs_pkey do nothing
@@ -116,11 +122,19 @@ begin
       'started_at', v_run.started_at)
   );
 
-  perform pgflow.queue_step_tasks(array_agg(v_run.flow_slug), array_agg(v_run.run_id), array_agg(s.step_slug order by step.step_index))
+  -- Read first, then queued: a call inside a query on the run's rows would run on the run's node
+  -- (Citus pushes such a query down whole), away from the queue.
+  select array_agg(s.step_slug order by step.step_index) into v_started
   from pgflow.step_states s
   join pgflow.steps step on step.flow_slug = s.flow_slug and step.step_slug = s.step_slug
-  where s.run_id = v_run.run_id and s.status = 'started'
-  having count(*) > 0;
+  where s.run_id = v_run.run_id and s.status = 'started';
+  if v_started is not null then
+    perform pgflow.queue_step_tasks(
+      array_fill(v_run.flow_slug, array[cardinality(v_started)]),
+      array_fill(v_run.run_id, array[cardinality(v_started)]),
+      v_started
+    );
+  end if;
 
   if v_waiting or v_run.remaining_steps = 0 then
     perform pgflow.advance_runs(array[v_run.run_id]);
