@@ -168,8 +168,9 @@ describe('events', () => {
   it('run:cancelled, run:retried, flow:paused and flow:resumed arrive typed; a run filter leaves flow events out', async () => {
     const all: PgflowEvent[] = [];
     const ofRun: PgflowEvent[] = [];
-    const run = await client.startFlow(chain, { n: 11 });
+    // Listening before the start, so the run's run:started is always among the flow's events (never racing the subscription).
     const stopAll = await client.onEvent((event) => all.push(event), { flow: chain });
+    const run = await client.startFlow(chain, { n: 11 });
     const stopRun = await client.onEvent((event) => ofRun.push(event), { runId: run.runId });
     await client.cancelRun(run.runId, 'testing events');
     await client.retryRun(run.runId);
@@ -187,7 +188,7 @@ describe('events', () => {
     expect(paused).toMatchObject({ type: 'flow:paused', status: 'paused', flowSlug: chain.slug });
     expect(paused && 'runId' in paused).toBe(false);
     expect(paused?.type === 'flow:paused' && paused.pausedAt).toBeInstanceOf(Date);
-    expect(all.map((event) => event.type)).toEqual(['run:cancelled', 'run:retried', 'flow:paused', 'flow:resumed']);
+    expect(all.map((event) => event.type)).toEqual(['run:started', 'run:cancelled', 'run:retried', 'flow:paused', 'flow:resumed']);
     expect(ofRun.every((event) => event.runId === run.runId)).toBe(true);
     expect(ofRun.map((event) => event.type)).toEqual(expect.arrayContaining(['run:cancelled', 'run:retried']));
     expect(ofRun.some((event) => event.type === 'flow:paused' || event.type === 'flow:resumed')).toBe(false);
