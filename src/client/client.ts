@@ -72,6 +72,12 @@ export class PgflowClient {
   /**
    * Starts a run of `flow`; the input is typed by the flow. With `{ idempotencyKey }`, a second
    * start with the same key returns the first run and creates nothing.
+   *
+   * @example
+   * ```ts
+   * const run = await client.startFlow(scrape, { url: 'https://example.com/' }, { idempotencyKey: 'scrape-example.com' });
+   * console.log(run.runId, run.status); // '0193…', 'started'
+   * ```
    */
   startFlow<F extends AnyFlow>(flow: F, input: FlowInput<F>, options?: StartFlowOptions): Promise<FlowRun<F>> {
     return startFlow(this.pool, flow, input, options);
@@ -80,6 +86,12 @@ export class PgflowClient {
   /**
    * Starts one run of `flow` per input in one call and one transaction; resolves with the runs in
    * the order of their inputs. No run is started when an input is invalid.
+   *
+   * @example
+   * ```ts
+   * const runs = await client.startFlows(scrape, [{ url: 'https://a.example/' }, { url: 'https://b.example/' }]);
+   * console.log(runs.length); // 2
+   * ```
    */
   startFlows<F extends AnyFlow>(flow: F, inputs: readonly FlowInput<F>[]): Promise<FlowRun<F>[]> {
     return startFlows(this.pool, flow, inputs);
@@ -88,6 +100,13 @@ export class PgflowClient {
   /**
    * Cancels a started run (its handlers running in workers are aborted). Resolves with the
    * cancelled run, or null when it had already finished (nothing to do); RunNotFoundError for an unknown run.
+   *
+   * @example
+   * ```ts
+   * const run = await client.startFlow(scrape, { url: 'https://example.com/' });
+   * const cancelled = await client.cancelRun(run.runId, 'ordered by mistake');
+   * if (cancelled === null) console.log('the run had already finished');
+   * ```
    */
   cancelRun<TOutput = Json, TInput = Json>(runId: RunId<TOutput, TInput>, reason?: string): Promise<TypedRun<TOutput, TInput> | null> {
     return cancelRun(this.pool, runId, reason);
@@ -96,12 +115,30 @@ export class PgflowClient {
   /**
    * Starts a failed or cancelled run again from where it stopped. Resolves with the run, `started`
    * again, or null when it was neither failed nor cancelled (nothing to do); RunNotFoundError for an unknown run.
+   *
+   * @example
+   * ```ts
+   * import { listRuns } from 'pgflow-orm';
+   *
+   * const [failed] = await listRuns(client.db, { flow: 'scrape', status: 'failed', limit: 1 });
+   * const retried = failed ? await client.retryRun(failed.runId) : null;
+   * if (retried) await client.waitForRun(retried.runId);
+   * ```
    */
   retryRun<TOutput = Json, TInput = Json>(runId: RunId<TOutput, TInput>): Promise<TypedRun<TOutput, TInput> | null> {
     return retryRun(this.pool, runId);
   }
 
-  /** Pauses a flow: workers start none of its tasks until resumeFlow. Resolves with the flow (`pausedAt` set); FlowNotFoundError for an unknown flow. */
+  /**
+   * Pauses a flow: workers start none of its tasks until resumeFlow. Resolves with the flow (`pausedAt` set); FlowNotFoundError for an unknown flow.
+   *
+   * @example
+   * ```ts
+   * const flow = await client.pauseFlow('scrape');
+   * console.log(flow.pausedAt); // a Date while paused
+   * await client.resumeFlow('scrape');
+   * ```
+   */
   pauseFlow(flow: AnyFlow | string): Promise<FlowRecord> {
     return pauseFlow(this.pool, flow);
   }
@@ -111,13 +148,29 @@ export class PgflowClient {
     return resumeFlow(this.pool, flow);
   }
 
-  /** Starts a run and waits for its output (rejects with RunFailedError when it fails). */
+  /**
+   * Starts a run and waits for its output (rejects with RunFailedError when it fails).
+   *
+   * @example
+   * ```ts
+   * const output = await client.runFlow(scrape, { url: 'https://example.com/' }, { timeout: 60_000 });
+   * ```
+   */
   async runFlow<F extends AnyFlow>(flow: F, input: FlowInput<F>, options: StartFlowOptions & WaitOptions = {}): Promise<FlowOutput<F>> {
     const run = await this.startFlow(flow, input, options);
     return this.waitForRun(run.runId, options);
   }
 
-  /** The run with its step states and tasks, or null. */
+  /**
+   * The run with its step states and tasks, or null.
+   *
+   * @example
+   * ```ts
+   * const run = await client.startFlow(scrape, { url: 'https://example.com/' });
+   * const details = await client.getRun(run.runId);
+   * for (const step of details?.steps ?? []) console.log(step.stepSlug, step.status);
+   * ```
+   */
   getRun<TOutput = Json, TInput = Json>(runId: RunId<TOutput, TInput>): Promise<RunDetails<TOutput, TInput> | null> {
     return getRun(this.pool, runId);
   }
@@ -139,6 +192,15 @@ export class PgflowClient {
    * events of runs started afterwards are not missed. Events are delivered in
    * the order the engine committed them. Events sent while the connection is
    * down are lost; use getRun to catch up.
+   *
+   * @example
+   * ```ts
+   * const stop = await client.onEvent((event) => {
+   *   if (event.type === 'run:failed') console.error(event.runId, event.errorMessage);
+   * }, { flow: 'scrape' });
+   * // later
+   * await stop();
+   * ```
    */
   async onEvent(handler: EventHandler, filter: EventFilter = {}): Promise<Unsubscribe> {
     if (this.closed) throw new Error('the client is closed');
@@ -159,7 +221,22 @@ export class PgflowClient {
 const isPool = (value: object): value is pg.Pool =>
   value instanceof pg.Pool || (typeof (value as pg.Pool).connect === 'function' && typeof (value as pg.Pool).query === 'function' && 'totalCount' in value);
 
-/** A client on a connection string or a pg Pool. */
+/**
+ * A client on a connection string or a pg Pool.
+ *
+ * @example
+ * ```ts
+ * import { createClient } from 'pgflow-orm';
+ *
+ * const client = createClient(process.env.DATABASE_URL!); // or createClient({ pool }) / createClient(pool)
+ * try {
+ *   const run = await client.startFlow(scrape, { url: 'https://example.com/' });
+ *   console.log(await client.waitForRun(run.runId, { timeout: 30_000 }));
+ * } finally {
+ *   await client.close();
+ * }
+ * ```
+ */
 export function createClient(options: ClientOptions | string | pg.Pool): PgflowClient {
   if (typeof options === 'string') return new PgflowClient({ connectionString: options });
   if (isPool(options)) return new PgflowClient({ pool: options });
@@ -169,6 +246,14 @@ export function createClient(options: ClientOptions | string | pg.Pool): PgflowC
 /**
  * Waits for one run with a short-lived client (one LISTEN connection for the
  * duration). Prefer a long-lived client when waiting for many runs.
+ *
+ * @example
+ * ```ts
+ * import { waitForRun } from 'pgflow-orm';
+ *
+ * const run = await client.startFlow(scrape, { url: 'https://example.com/' });
+ * const output = await waitForRun(process.env.DATABASE_URL!, run.runId, { timeout: 30_000 });
+ * ```
  */
 export async function waitForRun<TOutput = Json>(
   source: ClientOptions | string | pg.Pool,
