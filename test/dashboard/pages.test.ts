@@ -194,11 +194,14 @@ describe('in a browser', () => {
     await page.locator('select[name="status"]').selectOption('cancelled');
     await page.locator('[data-testid="runs-filter"] button[type="submit"]').click();
     await page.waitForURL(/\/runs\?status=cancelled$/);
+    // The table may be empty for a moment while the filtered list loads: wait for the rows that should be there.
+    await page.locator('[data-testid="runs-table"] tbody tr[data-status="cancelled"]').first().waitFor();
     await page.locator('[data-testid="runs-table"] tbody tr:not([data-status="cancelled"])').first().waitFor({ state: 'detached' });
     expect(await page.locator('[data-testid="runs-table"] tbody tr').evaluateAll((rows) => rows.map((row) => row.getAttribute('data-run')))).toEqual([cancelledRun]);
     await page.locator('select[name="status"]').selectOption('failed');
     await page.locator('[data-testid="runs-filter"] button[type="submit"]').click();
     await page.waitForURL(/\/runs\?status=failed$/);
+    await page.locator('[data-testid="runs-table"] tbody tr[data-status="failed"]').nth(failedRuns.length - 1).waitFor();
     await page.locator('[data-testid="runs-table"] tbody tr:not([data-status="failed"])').first().waitFor({ state: 'detached' });
     expect(await page.locator('[data-testid="runs-table"] tbody tr').evaluateAll((rows) => rows.map((row) => [row.getAttribute('data-run'), row.getAttribute('data-status')]))).toEqual(
       [...failedRuns].reverse().map((run) => [run, 'failed']),
