@@ -157,6 +157,10 @@ describe('a paused flow', () => {
     const flow = new Flow<{ n: number }>({ slug }).step({ slug: 'only' }, ({ run }) => run.n);
     const sql = pgflowSql(db.pool);
     await worker({ flows: [flow] });
+    // A first run completes only once the worker listens (the next poll is a minute away), so the pause and resume
+    // below happen with LISTEN active even when the worker's connection came up slowly.
+    const warmUp = await sql.startFlow(slug, { n: 1 });
+    await waitUntil('the first run to complete', async () => (await runRow(warmUp.runId))?.status === 'completed', 20_000);
     await sql.pauseFlow(slug);
     const run = await sql.startFlow(slug, { n: 3 });
     // run:started woke the worker, whose claim found the flow paused; the next poll is a minute away.
