@@ -195,7 +195,8 @@ describe('pgflow-orm dashboard', () => {
     } finally {
       dashboard.child.kill('SIGINT');
     }
-    expect((await dashboard.exited).code).toBe(0);
+    // The whole result, so that a failure shows what the process printed.
+    expect(await dashboard.exited).toMatchObject({ code: 0, signal: null });
   });
 
   it('refuses to start for a role without the reader level, saying how to grant it', async () => {

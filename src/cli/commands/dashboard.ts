@@ -96,12 +96,15 @@ export const dashboardCommand: CliCommand = {
           if (code === 'EADDRNOTAVAIL' || code === 'EACCES') throw new CliError(`cannot listen on ${options.host}:${options.port}: ${(error as Error).message}`);
           throw error;
         });
+        // Listening for the signal before saying that Ctrl-C stops it: a signal sent on reading that line finds the
+        // handler in place.
+        const stopped = untilSignal();
         console.log(`pgflow dashboard: ${dashboard.url}`);
         console.log(`  database ${redactUrl(url)}, pgflow ${installed}${options.allowActions ? '; actions allowed from this machine' : ''}`);
         for (const reason of unavailable) console.log(`  actions unavailable: ${reason}`);
         if (!isLoopback(options.host)) console.log(`  warning: listening on ${options.host}, so other machines can reach it; the dashboard has no login of its own`);
         console.log('  Ctrl-C stops it');
-        const signal = await untilSignal();
+        const signal = await stopped;
         console.log(`${signal} received: stopping the dashboard`);
         await dashboard.close();
       });
