@@ -16,7 +16,7 @@
 import pg from 'pg';
 import { toExecutor, type SqlExecutor } from '../core/connection.js';
 import type { ConnectionSource } from '../core/listener.js';
-import type { FlowRecord, Json } from '../core/types.js';
+import type { FlowRow, Json } from '../core/types.js';
 import type { AnyFlow, FlowInput, FlowOutput } from '../flow/flow.js';
 import { silentLogger, type Logger } from '../flow/logger.js';
 import { ClientChannels, type EventFilter, type EventHandler, type Unsubscribe } from './channels.js';
@@ -139,12 +139,12 @@ export class PgflowClient {
    * await client.resumeFlow('scrape');
    * ```
    */
-  pauseFlow(flow: AnyFlow | string): Promise<FlowRecord> {
+  pauseFlow(flow: AnyFlow | string): Promise<FlowRow> {
     return pauseFlow(this.pool, flow);
   }
 
   /** Resumes a paused flow. Resolves with the flow (`pausedAt` null); FlowNotFoundError for an unknown flow. */
-  resumeFlow(flow: AnyFlow | string): Promise<FlowRecord> {
+  resumeFlow(flow: AnyFlow | string): Promise<FlowRow> {
     return resumeFlow(this.pool, flow);
   }
 

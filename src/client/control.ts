@@ -8,7 +8,7 @@
 import { withAccessHint } from '../core/access.js';
 import type { PgflowConnection } from '../core/connection.js';
 import { pgflowSql } from '../core/sql-api.js';
-import type { FlowRecord, Json } from '../core/types.js';
+import type { FlowRow, Json } from '../core/types.js';
 import type { AnyFlow } from '../flow/flow.js';
 import { RunNotFoundError, type RunId, type TypedRun } from './runs.js';
 
@@ -106,7 +106,7 @@ export async function retryRun<TOutput = Json, TInput = Json>(db: PgflowConnecti
  * await resumeFlow(pool, 'resize');
  * ```
  */
-export async function pauseFlow(db: PgflowConnection, flow: AnyFlow | string): Promise<FlowRecord> {
+export async function pauseFlow(db: PgflowConnection, flow: AnyFlow | string): Promise<FlowRow> {
   return flowCall(slugOf(flow), (slug) => withAccessHint(db, 'admin', `pause flow "${slug}"`, () => pgflowSql(db).pauseFlow(slug)));
 }
 
@@ -121,11 +121,11 @@ export async function pauseFlow(db: PgflowConnection, flow: AnyFlow | string): P
  * console.log(flow.pausedAt); // null
  * ```
  */
-export async function resumeFlow(db: PgflowConnection, flow: AnyFlow | string): Promise<FlowRecord> {
+export async function resumeFlow(db: PgflowConnection, flow: AnyFlow | string): Promise<FlowRow> {
   return flowCall(slugOf(flow), (slug) => withAccessHint(db, 'admin', `resume flow "${slug}"`, () => pgflowSql(db).resumeFlow(slug)));
 }
 
-async function flowCall(flowSlug: string, call: (slug: string) => Promise<FlowRecord>): Promise<FlowRecord> {
+async function flowCall(flowSlug: string, call: (slug: string) => Promise<FlowRow>): Promise<FlowRow> {
   try {
     return await call(flowSlug);
   } catch (error) {

@@ -9,7 +9,7 @@ import { RunCancelledError, RunFailedError, RunNotFoundError } from '../core/err
 import { toExecutor, type PgflowConnection } from '../core/connection.js';
 import { toRun, toStepState, toStepTask } from '../core/rows.js';
 import { pgflowSql } from '../core/sql-api.js';
-import type { Json, Run, RunStatus, StepState, StepTask } from '../core/types.js';
+import type { Json, RunRow, RunStatus, StepStateRow, StepTaskRow } from '../core/types.js';
 import type { AnyFlow, FlowInput, FlowOutput } from '../flow/flow.js';
 import { assertJsonSerialisable } from '../flow/json.js';
 
@@ -24,7 +24,7 @@ declare const runTypes: unique symbol;
 export type RunId<TOutput = Json, TInput = Json> = string & { readonly [runTypes]?: { output: TOutput; input: TInput } };
 
 /** A run with typed input and output. */
-export interface TypedRun<TOutput = Json, TInput = Json> extends Omit<Run, 'runId' | 'input' | 'output'> {
+export interface TypedRun<TOutput = Json, TInput = Json> extends Omit<RunRow, 'runId' | 'input' | 'output'> {
   runId: RunId<TOutput, TInput>;
   input: TInput;
   /** The outputs of the leaf steps by slug, once the run has completed. */
@@ -37,9 +37,9 @@ export type FlowRun<F extends AnyFlow> = TypedRun<FlowOutput<F>, FlowInput<F>>;
 export interface RunDetails<TOutput = Json, TInput = Json> {
   run: TypedRun<TOutput, TInput>;
   /** Step states in the flow's step order. */
-  steps: StepState[];
+  steps: StepStateRow[];
   /** Tasks in the flow's step order. */
-  tasks: StepTask[];
+  tasks: StepTaskRow[];
 }
 
 export interface StartFlowOptions {

@@ -27,19 +27,19 @@ import { toExecutor, type PgflowConnection, type SqlExecutor } from './connectio
 import { toClaimedTask, toFlow, toQueueMessage, toRun, toSchedule, toStep, toStepTask, toStepTaskRecord, toWorker } from './rows.js';
 import type {
   ClaimedTask,
-  FlowRecord,
+  FlowRow,
   Json,
   QueueMessage,
-  Run,
-  Schedule,
+  RunRow,
+  ScheduleRow,
   SkipMode,
   RunWithStates,
-  StepRecord,
-  StepTask,
+  StepRow,
+  StepTaskRow,
   StepTaskRecord,
   StepType,
   TaskMessage,
-  Worker,
+  WorkerRow,
 } from './types.js';
 
 const at = (method: string) => `pgflowSql.${method}`;
@@ -176,7 +176,7 @@ export class PgflowSql {
   }
 
   /** Creates the flow, or updates the options passed for an existing one. */
-  async createFlow(flowSlug: string, options: FlowOptions = {}): Promise<FlowRecord> {
+  async createFlow(flowSlug: string, options: FlowOptions = {}): Promise<FlowRow> {
     const { maxAttempts, baseDelay, timeout } = optionValues('createFlow', options);
     return this.one(
       'select * from pgflow.create_flow(flow_slug => $1::text, max_attempts => $2::integer, base_delay => $3::integer, timeout => $4::integer)',
@@ -189,7 +189,7 @@ export class PgflowSql {
     flowSlug: string,
     stepSlug: string,
     options: StepOptions & StepCondition & { dependsOn?: readonly string[]; stepType?: StepType } = {},
-  ): Promise<StepRecord> {
+  ): Promise<StepRow> {
     const { maxAttempts, baseDelay, timeout, startDelay } = optionValues('addStep', options);
     const pattern = (argument: string, value: unknown) => jsonParameter(at('addStep'), argument, `${argument} of step "${stepSlug}"`, value);
     return this.one(
@@ -222,7 +222,7 @@ export class PgflowSql {
    * The third argument is the run's id, or options: `{ runId }`, or `{ idempotencyKey }` — a second
    * start of the flow with the same key returns the first run and creates nothing.
    */
-  async startFlow(flowSlug: string, input: { [key: string]: unknown } | readonly unknown[], options?: string | StartOptions): Promise<Run> {
+  async startFlow(flowSlug: string, input: { [key: string]: unknown } | readonly unknown[], options?: string | StartOptions): Promise<RunRow> {
     return this.one(
       'select * from pgflow.start_flow(flow_slug => $1::text, input => $2::text::jsonb, run_id => $3::uuid, idempotency_key => $4::text)',
       startValues('startFlow', flowSlug, input, options),
@@ -235,7 +235,7 @@ export class PgflowSql {
    * in the order of their inputs. Each input must be a JSON object, or a JSON array for a flow with a root
    * map step; no run is started when one is not. An empty list starts nothing.
    */
-  async startFlows(flowSlug: string, inputs: readonly ({ [key: string]: unknown } | readonly unknown[])[]): Promise<Run[]> {
+  async startFlows(flowSlug: string, inputs: readonly ({ [key: string]: unknown } | readonly unknown[])[]): Promise<RunRow[]> {
     const values = checkArray(at('startFlows'), 'inputs', inputs).map((input, index) => {
       const text = jsonParameter(at('startFlows'), `inputs[${index}]`, `input ${index} of the runs of flow "${flowSlug}"`, input);
       if (text === null) throw new PgflowArgumentError(`${at('startFlows')}: inputs[${index}] is ${describeValue(input)}; each input must be a JSON object (or an array for a flow with a root map step)`, `inputs[${index}]`, input);
@@ -254,29 +254,29 @@ export class PgflowSql {
   }
 
   /** Cancels a started run (see `pgflow.cancel_run`); null when it had already finished. */
-  async cancelRun(runId: string, reason?: string): Promise<Run | null> {
+  async cancelRun(runId: string, reason?: string): Promise<RunRow | null> {
     const values = [checkUuid(at('cancelRun'), 'runId', runId), reason === undefined || reason === null ? null : checkText(at('cancelRun'), 'reason', reason)];
     const [run] = await this.many('select * from pgflow.cancel_run($1::uuid, $2::text)', values, toRun);
     return run ?? null;
   }
 
   /** Starts a failed or cancelled run again from where it stopped (see `pgflow.retry_run`); null when there was nothing to retry. */
-  async retryRun(runId: string): Promise<Run | null> {
+  async retryRun(runId: string): Promise<RunRow | null> {
     const [run] = await this.many('select * from pgflow.retry_run($1::uuid)', [checkUuid(at('retryRun'), 'runId', runId)], toRun);
     return run ?? null;
   }
 
   /** Pauses a flow: workers start none of its tasks until `resumeFlow`. */
-  async pauseFlow(flowSlug: string): Promise<FlowRecord> {
+  async pauseFlow(flowSlug: string): Promise<FlowRow> {
     return this.one('select * from pgflow.pause_flow($1::text)', [flowSlug], toFlow);
   }
 
-  async resumeFlow(flowSlug: string): Promise<FlowRecord> {
+  async resumeFlow(flowSlug: string): Promise<FlowRow> {
     return this.one('select * from pgflow.resume_flow($1::text)', [flowSlug], toFlow);
   }
 
   /** Starts the flow on a cron schedule (five fields, read in `timezone`); replaces a schedule of that name. */
-  async scheduleFlow(flowSlug: string, scheduleName: string, cron: string, input: Json = {}, timezone = 'UTC'): Promise<Schedule> {
+  async scheduleFlow(flowSlug: string, scheduleName: string, cron: string, input: Json = {}, timezone = 'UTC'): Promise<ScheduleRow> {
     return this.one(
       'select * from pgflow.schedule_flow($1::text, $2::text, $3::text, $4::text::jsonb, $5::text)',
       [flowSlug, scheduleName, cron, jsonParameter(at('scheduleFlow'), 'input', `the input of schedule "${scheduleName}" of flow "${flowSlug}"`, input), timezone],
@@ -361,13 +361,13 @@ export class PgflowSql {
   }
 
   /** Completes a started task; null when the task was not started or its run has failed. */
-  async completeTask(completion: TaskCompletion): Promise<StepTask | null> {
+  async completeTask(completion: TaskCompletion): Promise<StepTaskRow | null> {
     const [task] = await this.completeTasks([completion]);
     return task ?? null;
   }
 
   /** Completes many started tasks in one call; returns the ones that were completed. */
-  async completeTasks(completions: readonly TaskCompletion[]): Promise<StepTask[]> {
+  async completeTasks(completions: readonly TaskCompletion[]): Promise<StepTaskRow[]> {
     checkArray(at('completeTasks'), 'completions', completions);
     if (completions.length === 0) return [];
     const method = completions.length === 1 ? 'completeTask' : 'completeTasks';
@@ -390,7 +390,7 @@ export class PgflowSql {
   }
 
   /** Records a failed attempt: the task is retried after its backoff, or fails its run when no attempt is left. */
-  async failTask(failure: TaskFailure): Promise<StepTask | null> {
+  async failTask(failure: TaskFailure): Promise<StepTaskRow | null> {
     const values = [
       checkUuid(at('failTask'), 'failure.runId', failure.runId),
       failure.stepSlug,
@@ -438,7 +438,7 @@ export class PgflowSql {
   }
 
   /** Registers (or re-registers) a worker serving `queueName`. */
-  async registerWorker(workerId: string, queueName: string, functionName: string): Promise<Worker> {
+  async registerWorker(workerId: string, queueName: string, functionName: string): Promise<WorkerRow> {
     return this.one('select * from pgflow.register_worker($1::uuid, $2::text, $3::text)', [checkUuid(at('registerWorker'), 'workerId', workerId), queueName, functionName], toWorker);
   }
 

@@ -13,7 +13,7 @@
  * Error messages are stored with NUL characters written out as `\u0000`.
  */
 import type { PgflowSql } from '../core/sql-api.js';
-import type { StepTask } from '../core/types.js';
+import type { StepTaskRow } from '../core/types.js';
 import type { Logger } from '../flow/logger.js';
 import { backoffDelay, errorMessage, isConnectionError, sleep, waitAtMost } from '../core/retry.js';
 
@@ -33,7 +33,7 @@ interface PendingCompletion {
 
 export interface ReporterHooks {
   /** A failure was recorded; `task` is the row fail_task returned (status queued = retry, failed = for good). */
-  onFailed?(ref: TaskRef, task: StepTask | null): void;
+  onFailed?(ref: TaskRef, task: StepTaskRow | null): void;
   onCompleted?(ref: TaskRef, stored: boolean): void;
 }
 

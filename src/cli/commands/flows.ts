@@ -7,7 +7,7 @@
 import type { Command } from 'commander';
 import type pg from 'pg';
 import { FlowNotFoundError, pauseFlow, resumeFlow } from '../../client/control.js';
-import type { FlowRecord } from '../../core/types.js';
+import type { FlowRow } from '../../core/types.js';
 import { CliError, NOTHING_TO_DO, type CliCommand } from '../command.js';
 import { withDatabase } from './support/database.js';
 import { formatTime, printJson } from './support/output.js';
@@ -27,8 +27,8 @@ async function operate(
   slug: string,
   databaseUrl: string | undefined,
   done: (before: Date | null) => string | undefined,
-  call: (client: pg.Client) => Promise<FlowRecord>,
-): Promise<{ before: Date | null; flow: FlowRecord }> {
+  call: (client: pg.Client) => Promise<FlowRow>,
+): Promise<{ before: Date | null; flow: FlowRow }> {
   return withDatabase(databaseUrl, 'pgflow-orm flows', async (client) => {
     const before = await pausedAt(client, slug);
     const nothingToDo = done(before);

@@ -10,7 +10,7 @@ import { Option, type Command } from 'commander';
 import type pg from 'pg';
 import { cancelRun, retryRun } from '../../client/control.js';
 import { getRun, listRuns, RunNotFoundError, type RunDetails, type TypedRun } from '../../client/runs.js';
-import { RUN_STATUSES, type RunStatus, type SkipReason, type StepState } from '../../core/types.js';
+import { RUN_STATUSES, type RunStatus, type SkipReason, type StepStateRow } from '../../core/types.js';
 import { CliError, NOTHING_TO_DO, type CliCommand } from '../command.js';
 import { withDatabase } from './support/database.js';
 import { wholeNumber } from './support/options.js';
@@ -42,7 +42,7 @@ const SKIP_REASON_TEXT: Record<SkipReason, string> = {
 };
 
 /** A step's status; a skipped step's says why (the run went on without it). */
-function stepStatus(step: StepState): string {
+function stepStatus(step: StepStateRow): string {
   if (step.status !== 'skipped') return step.status;
   return step.skipReason ? `skipped: ${SKIP_REASON_TEXT[step.skipReason] ?? step.skipReason}` : 'skipped';
 }
