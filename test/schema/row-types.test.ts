@@ -33,6 +33,16 @@ describe('row types generated from schema.ts', () => {
     }
   });
 
+  it('document each row type: its table, where such rows come from, and an example', () => {
+    const [core] = renderRowTypes().map(({ text }) => text);
+    for (const table of schemaTables()) {
+      const doc = new RegExp(`/\\*\\*\\n((?: \\*.*\\n)+) \\*/\\nexport interface ${table.entity}Row \\{`).exec(core!)?.[1] ?? '';
+      expect(doc, `${table.entity}Row`).toContain(`\`pgflow.${table.name}\``);
+      expect(doc, `${table.entity}Row`).toMatch(/ \* @example\n \* ```ts\n[\s\S]*?\n \* ```\n$/);
+      expect(doc.slice(doc.indexOf('@example')), `${table.entity}Row's example uses it`).toMatch(new RegExp(`\\b${table.entity}Row\\b`));
+    }
+  });
+
   it('need neither drizzle-orm nor schema.ts (a Kysely-only app compiles them)', () => {
     for (const file of ['src/core/row-types.ts', 'src/kysely/tables.ts', 'src/kysely/columns.ts', 'src/kysely/types.ts', 'src/core/types.ts']) {
       expect(importsOf(file).filter((from) => from.startsWith('drizzle-orm') || from.includes('schema')), file).toEqual([]);
