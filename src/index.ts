@@ -48,6 +48,7 @@ export { countPrunable, pruneRuns, type PruneOptions, type PruneTotals } from '.
 
 // The engine's SQL functions, typed; checks and their errors.
 export { PgflowSql, pgflowSql } from './core/sql-api.js';
+export type { QueueDepth } from './core/queue-depth.js';
 export type { PgflowConnection } from './core/connection.js';
 export { PgflowArgumentError } from './core/arguments.js';
 export { assertCompatibleSchema, compareVersions, PgflowSchemaVersionError, supportedSchemaVersion } from './core/version.js';

@@ -24,6 +24,7 @@ import {
   PgflowArgumentError,
 } from './arguments.js';
 import { toExecutor, type PgflowConnection, type SqlExecutor } from './connection.js';
+import { readQueueDepths, type QueueDepth } from './queue-depth.js';
 import { toClaimedTask, toFlow, toQueueMessage, toRun, toSchedule, toStep, toStepTask, toStepTaskRecord, toWorker } from './rows.js';
 import type {
   ClaimedTask,
@@ -319,6 +320,24 @@ export class PgflowSql {
   /** The run and its step states, or null when there is no such run. */
   async getRunWithStates(runId: string): Promise<RunWithStates | null> {
     return this.one('select pgflow.get_run_with_states($1::uuid) as state', [checkUuid(at('getRunWithStates'), 'runId', runId)], (row) => (row.state ?? null) as RunWithStates | null);
+  }
+
+  /**
+   * How deep the flows' queues are (all flows, or those named): messages readable now, in flight, delayed, and the
+   * oldest readable message's age. Reads only; the numbers are a moment's snapshot.
+   *
+   * @example
+   * ```ts
+   * import { pgflowSql } from 'pgflow-orm';
+   *
+   * for (const depth of await pgflowSql(db).queueDepths(['reports'])) {
+   *   console.log(depth.flowSlug, depth.visible, depth.inFlight, depth.delayed, depth.oldestVisibleSeconds);
+   * }
+   * ```
+   */
+  async queueDepths(flowSlugs?: readonly string[]): Promise<QueueDepth[]> {
+    const slugs = flowSlugs === undefined ? undefined : checkArray<string>(at('queueDepths'), 'flowSlugs', flowSlugs).map((slug, index) => checkText(at('queueDepths'), `flowSlugs[${index}]`, slug));
+    return readQueueDepths(this.executor, slugs);
   }
 
   /** `pgmq.read`: takes up to `qty` visible messages of the flow's queue, hidden for `visibilityTimeout` seconds. */

@@ -10,6 +10,8 @@ import type { Command } from 'commander';
 import pg from 'pg';
 import { withAccessHint } from '../../core/access.js';
 import { toExecutor, type SqlExecutor } from '../../core/connection.js';
+import type { QueueDepth } from '../../core/queue-depth.js';
+import { pgflowSql } from '../../core/sql-api.js';
 import { compareVersions, supportedSchemaVersion } from '../../core/version.js';
 import { installedVersion, isPgflowInstalled } from '../../migrations/apply.js';
 import { packageVersion } from '../../migrations/index.js';
@@ -26,16 +28,6 @@ export interface RunCounts {
   cancelled: number;
 }
 
-export interface QueueDepth {
-  /** Messages a worker can read now. */
-  visible: number;
-  /** Messages of started tasks, hidden while a worker runs them. */
-  inFlight: number;
-  /** Messages hidden until later: retries waiting for their backoff, steps with a start delay. */
-  delayed: number;
-  /** Age of the oldest visible message in seconds (null when none is visible). */
-  oldestVisibleSeconds: number | null;
-}
 
 export interface FlowStatus {
   slug: string;
@@ -45,7 +37,7 @@ export interface FlowStatus {
   pausedAt: Date | null;
   runs: RunCounts;
   /** null when the flow has no queue. */
-  queue: QueueDepth | null;
+  queue: Omit<QueueDepth, 'flowSlug'> | null;
 }
 
 export interface WorkerStatus {
@@ -77,41 +69,33 @@ export interface StatusReport {
 }
 
 async function readFlows(db: SqlExecutor): Promise<FlowStatus[]> {
-  const flows = await db.query<{ flow_slug: string; opt_max_attempts: number; opt_base_delay: number; opt_timeout: number; paused_at: Date | null; steps: number; queue: string | null }>(
+  const flows = await db.query<{ flow_slug: string; opt_max_attempts: number; opt_base_delay: number; opt_timeout: number; paused_at: Date | null; steps: number }>(
     `select f.flow_slug, f.opt_max_attempts, f.opt_base_delay, f.opt_timeout, f.paused_at,
-            (select count(*) from pgflow.steps s where s.flow_slug = f.flow_slug)::int as steps,
-            to_regclass(format('pgmq.%I', 'q_' || lower(f.flow_slug)))::text as queue
+            (select count(*) from pgflow.steps s where s.flow_slug = f.flow_slug)::int as steps
        from pgflow.flows f
       order by f.flow_slug`,
   );
   const counts = await db.query<{ flow_slug: string; status: string; n: number }>(
     `select flow_slug, status, count(*)::int as n from pgflow.runs group by flow_slug, status`,
   );
+  const depths = await pgflowSql(db).queueDepths();
+  const depthOf = (slug: string) => {
+    const found = depths.find((depth) => depth.flowSlug === slug);
+    if (!found) return null;
+    const { flowSlug: _, ...depth } = found;
+    return depth;
+  };
   const result: FlowStatus[] = [];
   for (const flow of flows) {
     const runs: RunCounts = { started: 0, completed: 0, failed: 0, cancelled: 0 };
     for (const row of counts) if (row.flow_slug === flow.flow_slug && row.status in runs) runs[row.status as keyof RunCounts] = row.n;
-    let queue: QueueDepth | null = null;
-    if (flow.queue !== null) {
-      // A started task's message is hidden while a worker runs it; any other hidden message waits for a retry or a start delay.
-      const [depth] = await db.query<{ visible: number; in_flight: number; delayed: number; oldest: number | null }>(
-        `select count(*) filter (where q.vt <= now())::int as visible,
-                count(*) filter (where q.vt > now() and t.status = 'started')::int as in_flight,
-                count(*) filter (where q.vt > now() and t.status is distinct from 'started')::int as delayed,
-                extract(epoch from now() - min(q.enqueued_at) filter (where q.vt <= now()))::float8 as oldest
-           from ${flow.queue} q
-           left join pgflow.step_tasks t on t.flow_slug = $1::text and t.message_id = q.msg_id`,
-        [flow.flow_slug],
-      );
-      queue = { visible: depth?.visible ?? 0, inFlight: depth?.in_flight ?? 0, delayed: depth?.delayed ?? 0, oldestVisibleSeconds: depth?.oldest ?? null };
-    }
     result.push({
       slug: flow.flow_slug,
       steps: flow.steps,
       options: { maxAttempts: flow.opt_max_attempts, baseDelay: flow.opt_base_delay, timeout: flow.opt_timeout },
       pausedAt: flow.paused_at === null ? null : new Date(flow.paused_at),
       runs,
-      queue,
+      queue: depthOf(flow.flow_slug),
     });
   }
   return result;

@@ -11,6 +11,7 @@
  * idx_workers_heartbeat.
  */
 import type { SqlExecutor } from '../../../core/connection.js';
+import { readQueueDepths } from '../../../core/queue-depth.js';
 import type { FlowOverview, OverviewData, QueueStats, RunCountsByStatus, TimeWindow, WorkerInfo } from '../../api-types.js';
 import { readPgflowInfo } from './pgflow-info.js';
 import { runIdLowerBound } from './run-id-bounds.js';
@@ -77,26 +78,6 @@ select worker_id::text, queue_name, function_name, started_at, last_heartbeat_at
  limit ${MAX_LISTED_WORKERS + 1}`;
 
 const WORKER_COUNT_SQL = `select count(*)::int as n from pgflow.workers where stopped_at is null and deprecated_at is null`;
-
-/**
- * Queue depth of every flow in one statement. The table names come from to_regclass (quoted by
- * PostgreSQL itself); the flow slug is a parameter. Only hidden messages are joined to their task.
- */
-function queueSql(flows: readonly FlowRow[]): string {
-  return flows
-    .map(
-      (flow, index) => `
-select $${index + 1}::text as flow_slug,
-       (select count(*) from ${flow.queue} q where q.vt <= now())::int as visible,
-       (select extract(epoch from now() - min(q.enqueued_at)) from ${flow.queue} q where q.vt <= now())::float8 as oldest,
-       (select count(*) from ${flow.queue} q
-         cross join lateral (select 1 from pgflow.step_tasks t
-                              where t.message_id = q.msg_id and t.flow_slug = $${index + 1}::text and t.status = 'started' limit 1) started
-         where q.vt > now())::int as in_flight,
-       (select count(*) from ${flow.queue} q where q.vt > now())::int as hidden`,
-    )
-    .join('\nunion all');
-}
 
 /**
  * Tasks completed in the last minute of every flow: archived messages whose task completed. The
@@ -198,21 +179,11 @@ export async function readOverview(db: SqlExecutor, window: TimeWindow, now = ne
   };
 }
 
+/** The queue depth of the flows whose queue exists, by flow. */
 async function readQueues(db: SqlExecutor, flows: readonly FlowRow[]): Promise<Map<string, QueueStats>> {
   const stats = new Map<string, QueueStats>();
   if (flows.length === 0) return stats;
-  const rows = await db.query<{ flow_slug: string; visible: number; oldest: number | null; in_flight: number; hidden: number }>(
-    queueSql(flows),
-    flows.map((flow) => flow.flow_slug),
-  );
-  for (const row of rows) {
-    stats.set(row.flow_slug, {
-      visible: row.visible,
-      inFlight: row.in_flight,
-      delayed: Math.max(0, row.hidden - row.in_flight),
-      oldestVisibleSeconds: row.oldest === null ? null : Math.max(0, Math.round(row.oldest * 10) / 10),
-    });
-  }
+  for (const { flowSlug, ...depth } of await readQueueDepths(db, flows.map((flow) => flow.flow_slug))) stats.set(flowSlug, depth);
   return stats;
 }
 
