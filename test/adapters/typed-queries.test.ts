@@ -10,9 +10,10 @@ import { Kysely, PostgresDialect, type Generated, type Selectable } from 'kysely
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pgflowSql } from '../../src/core/sql-api.js';
-import type { Run, StepState } from '../../src/core/types.js';
+import type { RunRow, StepStateRow } from '../../src/core/types.js';
 import { pgflowSchema, runs, stepStates, stepTasks, steps } from '../../src/drizzle/index.js';
-import type { PgflowDatabase, RunRow, StepTaskRow } from '../../src/kysely/index.js';
+// pgflow-orm/kysely's row types share the core names but have the snake_case shapes of the columns.
+import type { PgflowDatabase, RunRow as KyselyRunRow, StepTaskRow as KyselyStepTaskRow } from '../../src/kysely/index.js';
 import { useTestDatabase } from '../support/database.js';
 import { closePool, useLocalPool } from './pool.js';
 
@@ -56,7 +57,7 @@ describe('Drizzle', () => {
   const drizzleDb = () => drizzle(pool(), { schema: pgflowSchema });
 
   it('selects failed runs with eq(runs.status, "failed")', async () => {
-    const failed: Run[] = await drizzleDb().select().from(runs).where(eq(runs.status, 'failed'));
+    const failed: RunRow[] = await drizzleDb().select().from(runs).where(eq(runs.status, 'failed'));
     expect(failed).toEqual([
       {
         runId: badRun,
@@ -107,7 +108,7 @@ describe('Drizzle', () => {
     });
     expect(found.map((run) => run.runId).sort()).toEqual([...okRuns].sort());
     for (const run of found) {
-      const states: StepState[] = run.stepStates;
+      const states: StepStateRow[] = run.stepStates;
       expect(states.map((state) => [state.stepSlug, state.status])).toEqual([
         ['fetch', 'completed'],
         ['save', 'completed'],
@@ -163,7 +164,7 @@ describe('Kysely', () => {
   });
 
   it("selects completed runs from 'pgflow.runs'", async () => {
-    const completed: RunRow[] = await kysely.selectFrom('pgflow.runs').selectAll().where('status', '=', 'completed').orderBy('started_at').execute();
+    const completed: KyselyRunRow[] = await kysely.selectFrom('pgflow.runs').selectAll().where('status', '=', 'completed').orderBy('started_at').execute();
     expect(completed.map((run) => run.run_id).sort()).toEqual([...okRuns].sort());
     for (const run of completed) {
       expect(run).toEqual({
@@ -192,7 +193,7 @@ describe('Kysely', () => {
       .select(['n.body', 't.message_id', 't.error_message', 's.status as step_status', 't.failed_at'])
       .execute();
     expect(rows).toEqual([{ body: 'investigate', message_id: expect.stringMatching(/^\d+$/), error_message: 'explode failed', step_status: 'failed', failed_at: expect.any(Date) }]);
-    const messageId: StepTaskRow['message_id'] = rows[0]!.message_id;
+    const messageId: KyselyStepTaskRow['message_id'] = rows[0]!.message_id;
     expect(Number(messageId)).toBeGreaterThan(0);
   });
 
