@@ -213,9 +213,13 @@ describe('functions', () => {
     ]);
     const helpers = await db.query<{ signature: string }>(
       `select p.proname || '(' || pg_get_function_arguments(p.oid) || ') -> ' || pg_get_function_result(p.oid) as signature
-       from pg_proc as p where p.pronamespace = 'pgmq'::regnamespace and p.proname like '\\_%'`,
+       from pg_proc as p where p.pronamespace = 'pgmq'::regnamespace and p.proname like '\\_%' order by p.proname`,
     );
-    expect(helpers.map((row) => row.signature)).toEqual(['_queue_table(queue_name text) -> text']);
+    expect(helpers.map((row) => row.signature)).toEqual([
+      '_check_read_arguments(vt integer, qty integer) -> void',
+      '_create_queue_tables(queue_name text, unlogged boolean) -> void',
+      '_queue_table(queue_name text) -> text',
+    ]);
   });
 
   it('all pin search_path to empty, are volatile and not security definer', async () => {

@@ -1,51 +1,14 @@
 -- pgmq.create_unlogged(queue_name): creates a queue whose message table pgmq.q_<name> is
 -- UNLOGGED (cheaper writes, emptied after a crash); the archive pgmq.a_<name> stays logged.
--- Records the queue in pgmq.meta with is_unlogged = true.
+-- Records the queue in pgmq.meta with is_unlogged = true (see pgmq._create_queue_tables).
 --
--- Invariants: idempotent (IF NOT EXISTS everywhere, meta insert ignores an existing row);
--- safe when several sessions create the same queue at once, because they are serialised by a
--- transaction-level advisory lock on the queue name; msg_id comes from the identity sequence
--- pgmq.q_<name>_msg_id_seq, which pgmq.metrics reads by that name.
+-- Invariants: idempotent; safe when several sessions create the same queue at once.
 create or replace function pgmq.create_unlogged(queue_name text)
 returns void
 language plpgsql
 set search_path = ''
 as $$
-declare
-  queue_table text := pgmq.format_table_name(queue_name, 'q');
-  archive_table text := pgmq.format_table_name(queue_name, 'a');
 begin
-  perform pgmq.validate_queue_name(queue_name);
-  perform pg_advisory_xact_lock(hashtext('pgmq.queue_' || queue_name));
-
-  execute format(
-    'create unlogged table if not exists pgmq.%I (
-      msg_id bigint primary key generated always as identity,
-      read_ct integer not null default 0,
-      enqueued_at timestamp with time zone not null default now(),
-      vt timestamp with time zone not null,
-      message jsonb,
-      headers jsonb
-    )',
-    queue_table
-  );
-  execute format(
-    'create table if not exists pgmq.%I (
-      msg_id bigint primary key,
-      read_ct integer not null default 0,
-      enqueued_at timestamp with time zone not null default now(),
-      archived_at timestamp with time zone not null default now(),
-      vt timestamp with time zone not null,
-      message jsonb,
-      headers jsonb
-    )',
-    archive_table
-  );
-  execute format('create index if not exists %I on pgmq.%I (vt asc)', queue_table || '_vt_idx', queue_table);
-  execute format('create index if not exists %I on pgmq.%I (archived_at)', 'archived_at_idx_' || queue_name, archive_table);
-
-  insert into pgmq.meta (queue_name, is_partitioned, is_unlogged)
-  values (queue_name, false, true)
-  on conflict do nothing;
+  perform pgmq._create_queue_tables(queue_name, true);
 end;
 $$;

@@ -22,20 +22,7 @@ as $$
 declare
   queue_table text;
 begin
-  if vt is null then
-    raise exception 'vt must not be NULL' using errcode = '22004';
-  end if;
-  if vt < 0 then
-    raise exception 'vt must be 0 or more seconds, got %', vt
-      using errcode = '22023',
-            hint = 'vt is how long the messages read stay hidden from other readers; 0 leaves them visible.';
-  end if;
-  if qty is null then
-    raise exception 'qty must not be NULL' using errcode = '22004';
-  end if;
-  if qty < 0 then
-    raise exception 'qty must be 0 or more, got %', qty using errcode = '22023';
-  end if;
+  perform pgmq._check_read_arguments(vt, qty);
   queue_table := pgmq._queue_table(queue_name);
   return query execute format(
     'with claimed as (
