@@ -69,6 +69,13 @@ describe('the engine on Citus', () => {
     // Reading a run is delegated to its node and answers on the coordinator.
     const [read] = await db.query<{ doc: { run: { run_id: string; status: string } } }>(`select pgflow.get_run_with_states($1::uuid) as doc`, [runIds[0]]);
     expect(read!.doc.run).toMatchObject({ run_id: runIds[0], status: 'started' });
+    // So do the functions that build a step's input and check its condition (PL/pgSQL, every read naming the run id).
+    const [input] = await db.query(
+      `select pgflow.step_input($1::uuid, 'start') as input, pgflow.step_output($1::uuid, 'start') as output,
+              pgflow.step_condition_met($1::uuid, 'join') as met`,
+      [runIds[3]],
+    );
+    expect(input).toEqual({ input: { run: { n: 3 } }, output: null, met: true });
     await listener.stop();
   });
 
