@@ -10,6 +10,7 @@ import { Option, type Command } from 'commander';
 import type pg from 'pg';
 import { cancelRun, retryRun } from '../../client/control.js';
 import { getRun, listRuns, RunNotFoundError, type RunDetails, type TypedRun } from '../../client/runs.js';
+import { pgflowSql } from '../../core/sql-api.js';
 import { RUN_STATUSES, type RunStatus, type SkipReason, type StepStateRow } from '../../core/types.js';
 import { CliError, NOTHING_TO_DO, type CliCommand } from '../command.js';
 import { withDatabase } from './support/database.js';
@@ -101,8 +102,7 @@ const checkRunId = (runId: string) => {
 
 /** The run's status, for saying why there was nothing to do. */
 async function statusOf(client: pg.Client, runId: string): Promise<string> {
-  const { rows } = await client.query<{ status: string }>('select status from pgflow.runs where run_id = $1::uuid', [runId]);
-  return rows[0]?.status ?? 'gone';
+  return String((await pgflowSql(client).getRunWithStates(runId))?.run.status ?? 'gone');
 }
 
 /** An unknown run as a one-line error. */
