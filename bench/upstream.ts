@@ -7,7 +7,8 @@
  *   extension (pgflow's migrations only create the extension, which the
  *   embedded server does not have), and
  * - a `realtime.send` that publishes with pg_notify on the run's topic and on
- *   `pgflow_events` (Supabase Realtime is not there), as pgflow-orm does.
+ *   `pgflow_events` (Supabase Realtime is not there), as pgflow-orm does; an
+ *   event too large for pg_notify (8000 bytes) goes without its payload.
  * Only the per-task protocol applies: pgflow 0.8.1 has no batched forms.
  */
 import { readdirSync, readFileSync } from 'node:fs';
@@ -37,6 +38,11 @@ const REALTIME_STUB = `
   declare
     notification text := jsonb_build_object('event', event, 'topic', topic, 'payload', payload)::text;
   begin
+    -- Supabase Realtime carries payloads of any size; pg_notify refuses 8000 bytes or more (a run of a large
+    -- map step carries its whole input), so such an event is sent without its payload.
+    if octet_length(notification) >= 8000 then
+      notification := jsonb_build_object('event', event, 'topic', topic, 'payload_omitted', true)::text;
+    end if;
     perform pg_notify('pgflow_events', notification);
     perform pg_notify(topic, notification);
   end;
