@@ -129,6 +129,24 @@ export function checkText(where: string, argument: string, value: string): strin
   return value;
 }
 
+/**
+ * The last line of defence for text: throws when a string parameter (or a string in an array
+ * parameter) holds a NUL character, naming the statement's function and the parameter's position.
+ * The typed methods check the arguments they know by name first; this catches the rest (slugs,
+ * names) before the driver fails with `invalid byte sequence for encoding "UTF8": 0x00`.
+ */
+export function checkTextParameters(where: string, values: readonly unknown[]): void {
+  values.forEach((value, index) => {
+    const strings = typeof value === 'string' ? [value] : Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : [];
+    for (const text of strings) {
+      const nul = text.indexOf('\u0000');
+      if (nul >= 0) {
+        throw new PgflowArgumentError(`${where}: parameter $${index + 1} ${NUL_REASON} in text (at character ${nul})`, `$${index + 1}`, value);
+      }
+    }
+  });
+}
+
 const propertyPath = (path: string, key: string) => (/^[A-Za-z_$][\w$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`);
 
 /** Where the first NUL character is in a parsed JSON value: the path of the string or key holding it. */

@@ -18,6 +18,7 @@ import {
   checkOptionalInteger,
   checkOptionalUuid,
   checkText,
+  checkTextParameters,
   checkUuid,
   describeValue,
   jsonParameter,
@@ -44,6 +45,8 @@ import type {
 } from './types.js';
 
 const at = (method: string) => `pgflowSql.${method}`;
+/** The engine function a statement calls, for errors about its parameters: `pgflowSql (pgflow.start_flow)`. */
+const calledFunction = (text: string) => `pgflowSql (${/\bpg(?:flow|mq)\.\w+/.exec(text)?.[0] ?? 'query'})`;
 
 /** The retry and timeout options, checked against the engine's minimums (see create_flow / add_step). */
 function optionValues(method: string, options: StepOptions): { maxAttempts: number | null; baseDelay: number | null; timeout: number | null; startDelay: number | null } {
@@ -153,12 +156,14 @@ export class PgflowSql {
   }
 
   private async one<R>(text: string, values: unknown[], map: (row: Record<string, unknown>) => R): Promise<R> {
+    checkTextParameters(calledFunction(text), values);
     const [row] = await this.executor.query<Record<string, unknown>>(text, values);
     if (!row) throw new Error(`pgflow-orm: expected a row from: ${text}`);
     return map(row);
   }
 
   private async many<R>(text: string, values: unknown[], map: (row: Record<string, unknown>) => R): Promise<R[]> {
+    checkTextParameters(calledFunction(text), values);
     return (await this.executor.query<Record<string, unknown>>(text, values)).map(map);
   }
 

@@ -274,4 +274,21 @@ describe('NUL characters', () => {
     expect(sent).toEqual([]);
     expect(await stateOf(flow)).toEqual(before);
   });
+
+  it('in a slug or a name (any text parameter): refused naming the function and the parameter, before the driver would fail', async () => {
+    const { flow, runId } = await claimedRun();
+    const before = await stateOf(flow);
+    const { api, sent } = recordingApi();
+    const paused = await rejection(api.pauseFlow('bad\u0000flow'));
+    expect(paused).toBeInstanceOf(PgflowArgumentError);
+    expect(paused.message).toBe('pgflowSql (pgflow.pause_flow): parameter $1 contains a NUL character (\\u0000), which PostgreSQL cannot store in text (at character 3)');
+    expect(paused.argument).toBe('$1');
+    const added = await rejection(api.addStep(flow, 'st\u0000ep'));
+    expect(added.message).toMatch(/^pgflowSql \(pgflow\.add_step\): parameter \$2 contains a NUL character/);
+    // A step slug inside the batch's arrays of completeTasks.
+    const completed = await rejection(api.completeTasks([{ runId, stepSlug: 'a\u0000', output: 1 }]));
+    expect(completed.message).toMatch(/^pgflowSql \(pgflow\.complete_tasks\): parameter \$2 contains a NUL character/);
+    expect(sent).toEqual([]);
+    expect(await stateOf(flow)).toEqual(before);
+  });
 });
