@@ -1,13 +1,10 @@
 /**
  * The engine on a distributed install, through plain SQL as any worker drives
- * it, as far as it goes today: flows and steps are defined on the reference
- * tables, start_flow places a run's rows on one worker node and queues its
- * root tasks on the coordinator, and run:started reaches a LISTENer on the
- * coordinator. Starting tasks (start_tasks, claim_tasks) is where it stops:
- * its statement locks tasks of many runs with FOR UPDATE SKIP LOCKED, which
- * Citus runs only within one shard. These tests pin that limit down (and the
- * consistency of what a refused claim leaves behind), so they fail, and say
- * so, the day the start of tasks is made to work run by run.
+ * it: flows and steps are defined on the reference tables, start_flow places
+ * a run's rows on one worker node and queues its root tasks on the
+ * coordinator, claim_tasks starts tasks run by run (statements Citus routes
+ * to each run's node), complete_tasks and fail_task move runs to their end,
+ * and the events reach LISTENers on the coordinator.
  */
 import { describe, expect, it } from 'vitest';
 import { defineFlow, diamondSteps, newWorkerId, uniqueSlug } from '../engine/support.js';
@@ -79,49 +76,71 @@ describe('the engine on Citus', () => {
     await listener.stop();
   });
 
-  it('refuses to start tasks (a multi-shard FOR UPDATE SKIP LOCKED) and leaves the queue and the tasks as they were', async () => {
-    const flow = await defineFlow(db, uniqueSlug('claim'), { steps: ['only'] });
-    const runId = await startRun(flow);
-    const before = await queue(flow);
-    expect(before).toMatchObject([{ read_ct: 0, visible: true, step_slug: 'only' }]);
-
-    const claimed = await db.query(`select * from pgflow.claim_tasks($1::text, $2::uuid, 10)`, [flow, newWorkerId()]).then(
-      () => undefined,
-      (error: Error) => error.message,
-    );
-    expect(claimed).toBe('could not run distributed query with FOR UPDATE/SHARE commands');
-    const started = await db
-      .query(`select * from pgmq.read($1, 30, 1) m cross join lateral pgflow.start_tasks($1, array[m.msg_id], $2::uuid)`, [flow, newWorkerId()])
-      .then(
-        () => undefined,
-        (error: Error) => error.message,
+  it('claims, starts and completes tasks run by run: each task once, inputs and outputs as on one server, events on the coordinator', async () => {
+    const flow = await defineFlow(db, uniqueSlug('claim'), { steps: diamondSteps });
+    const listener = await listen(await db.connect(), [flow]);
+    const runIds: string[] = [];
+    for (let i = 0; i < 12; i++) runIds.push(await startRun(flow, { n: i }));
+    const worker = newWorkerId();
+    const starts = new Map<string, number>();
+    // Drain with the batched protocol until every run is done.
+    for (let round = 0; round < 50; round++) {
+      const claimed = await db.query<{ run_id: string; step_slug: string; task_index: number; input: { run: { n: number } } & Record<string, unknown> }>(
+        `select * from pgflow.claim_tasks($1::text, $2::uuid, 20)`,
+        [flow, worker],
       );
-    expect(started).toBe('could not run distributed query with FOR UPDATE/SHARE commands');
-
-    // Both calls were rolled back whole: the message is visible and unread, the task still queued.
-    expect(await queue(flow)).toEqual(before);
-    const [task] = await db.query(`select status, attempts_count, last_worker_id from pgflow.step_tasks where run_id = $1`, [runId]);
-    expect(task).toEqual({ status: 'queued', attempts_count: 0, last_worker_id: null });
+      if (claimed.length === 0) {
+        const [left] = await db.query<{ n: number }>(`select count(*)::int as n from pgflow.runs where flow_slug = $1 and status = 'started'`, [flow]);
+        if (left!.n === 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        continue;
+      }
+      for (const task of claimed) starts.set(`${task.run_id}/${task.step_slug}`, (starts.get(`${task.run_id}/${task.step_slug}`) ?? 0) + 1);
+      const outputs = claimed.map((task) => JSON.stringify({ step: task.step_slug, n: task.input.run.n, deps: Object.keys(task.input).sort() }));
+      const completed = await db.query(`select * from pgflow.complete_tasks($1::uuid[], $2::text[], $3::int[], $4::jsonb[])`, [
+        claimed.map((task) => task.run_id),
+        claimed.map((task) => task.step_slug),
+        claimed.map((task) => task.task_index),
+        outputs,
+      ]);
+      expect(completed).toHaveLength(claimed.length);
+    }
+    expect([...starts.values()].every((count) => count === 1)).toBe(true);
+    expect(starts.size).toBe(12 * 4);
+    const runs = await db.query<{ run_id: string; status: string; output: unknown; input: { n: number } }>(
+      `select run_id, status, output, input from pgflow.runs where flow_slug = $1`,
+      [flow],
+    );
+    for (const run of runs) {
+      expect(run).toMatchObject({ status: 'completed', output: { join: { step: 'join', n: run.input.n, deps: ['branch_a', 'branch_b', 'run'] } } });
+    }
+    const [tasks] = await db.query<{ all: number; once: number }>(
+      `select count(*)::int as all, count(*) filter (where status = 'completed' and attempts_count = 1)::int as once from pgflow.step_tasks where flow_slug = $1`,
+      [flow],
+    );
+    expect(tasks).toEqual({ all: 48, once: 48 });
+    expect(await queue(flow)).toEqual([]);
+    const completedEvents = await listener.waitFor(flow, (e) => e.event === 'run:completed', 12);
+    expect(new Set(completedEvents.map((e) => e.event.payload.run_id))).toEqual(new Set(runIds));
+    await listener.stop();
   });
 
-  it('routes the same kind of locking read whole to the run’s node once every runtime table is filtered by the run id', async () => {
-    const flow = await defineFlow(db, uniqueSlug('routed'), { steps: ['first', { slug: 'second', deps: ['first'] }] });
-    const runId = await startRun(flow, { n: 7 });
-    const [message] = await queue(flow);
-    // The shape of the start of tasks (lock the message's task with SKIP LOCKED, read the run's input and the
-    // dependencies' outputs through subqueries), with the run id written into each reference to a runtime table:
-    // Citus plans it for one shard and runs it there, so this is the form the engine's statements need.
-    const rows = await db.query(
-      `select t.step_slug, s.step_type,
-         (select r.input from pgflow.runs r where r.run_id = $1) as run_input,
-         (select count(*)::int from pgflow.deps d join pgflow.step_tasks x on x.run_id = $1 and x.step_slug = d.dep_slug
-          where d.flow_slug = t.flow_slug and d.step_slug = t.step_slug) as deps
-       from pgflow.step_tasks t join pgflow.steps s on s.flow_slug = t.flow_slug and s.step_slug = t.step_slug
-       where t.run_id = $1 and t.flow_slug = $2 and t.message_id = any($3::bigint[])
-         and (select r.status from pgflow.runs r where r.run_id = $1) = 'started'
-       for update of t skip locked`,
-      [runId, flow, [message!.msg_id]],
-    );
-    expect(rows).toEqual([{ step_slug: 'first', step_type: 'single', run_input: { n: 7 }, deps: 0 }]);
+  it('retries a failed task after its backoff and fails the run when no attempt is left', async () => {
+    const flow = await defineFlow(db, uniqueSlug('failing'), { maxAttempts: 2, baseDelay: 1, steps: ['only'] });
+    const runId = await startRun(flow);
+    const worker = newWorkerId();
+    const take = async () => (await db.query<{ attempts_count: number }>(`select * from pgflow.claim_tasks($1::text, $2::uuid, 1)`, [flow, worker]))[0];
+    expect(await take()).toMatchObject({ attempts_count: 1 });
+    expect(await db.query(`select status from pgflow.fail_task($1::uuid, 'only', 0, 'first try')`, [runId])).toEqual([{ status: 'queued' }]);
+    expect(await take()).toBeUndefined(); // hidden for its backoff
+    let second: { attempts_count: number } | undefined;
+    for (let i = 0; i < 40 && !second; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      second = await take();
+    }
+    expect(second).toMatchObject({ attempts_count: 2 });
+    expect(await db.query(`select status from pgflow.fail_task($1::uuid, 'only', 0, 'second try')`, [runId])).toEqual([{ status: 'failed' }]);
+    expect(await db.query(`select status from pgflow.runs where run_id = $1`, [runId])).toEqual([{ status: 'failed' }]);
+    expect(await queue(flow)).toEqual([]);
   });
 });

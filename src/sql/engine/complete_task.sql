@@ -28,6 +28,7 @@ declare
   v_remaining_steps integer;
   v_ready text[];
   v_settle boolean;
+  v_now timestamptz;
 begin
   select r.flow_slug into v_flow
   from pgflow.runs r
@@ -35,8 +36,10 @@ begin
   for update;
 
   if found then
+    -- The time, read once the run is locked (Citus allows no volatile function in an UPDATE of its tables).
+    v_now := clock_timestamp();
     update pgflow.step_tasks t
-    set status = 'completed', completed_at = clock_timestamp(), output = complete_task.output
+    set status = 'completed', completed_at = v_now, output = complete_task.output
     where t.run_id = complete_task.run_id
       and t.step_slug = complete_task.step_slug
       and t.task_index = complete_task.task_index
@@ -62,7 +65,7 @@ begin
   update pgflow.step_states s
   set remaining_tasks = s.remaining_tasks - 1,
       status = case when s.remaining_tasks = 1 then 'completed' else s.status end,
-      completed_at = case when s.remaining_tasks = 1 then clock_timestamp() else s.completed_at end
+      completed_at = case when s.remaining_tasks = 1 then v_now else s.completed_at end
   where s.run_id = complete_task.run_id and s.step_slug = complete_task.step_slug
   returning s.status = 'completed' into v_step_completed;
 
@@ -85,7 +88,7 @@ begin
       update pgflow.step_states s
       set remaining_deps = s.remaining_deps - 1,
           status = case when s.remaining_deps = 1 and s.status = 'created' and plain.starts then 'started' else s.status end,
-          started_at = case when s.remaining_deps = 1 and s.status = 'created' and plain.starts then clock_timestamp() else s.started_at end,
+          started_at = case when s.remaining_deps = 1 and s.status = 'created' and plain.starts then v_now else s.started_at end,
           remaining_tasks = case when s.remaining_deps = 1 and s.status = 'created' and plain.starts then s.initial_tasks else s.remaining_tasks end
       from pgflow.deps d
       join pgflow.steps step on step.flow_slug = d.flow_slug and step.step_slug = d.step_slug

@@ -35,6 +35,7 @@ declare
   v_ready_slugs text[];
   v_finished_runs uuid[];
   v_settle_runs uuid[];
+  v_run_id uuid;
 begin
   if cardinality(complete_tasks.run_ids) is distinct from cardinality(complete_tasks.step_slugs)
     or cardinality(complete_tasks.run_ids) is distinct from cardinality(complete_tasks.task_indexes)
@@ -45,6 +46,22 @@ begin
       using errcode = '22023';
   end if;
   if coalesce(cardinality(complete_tasks.run_ids), 0) = 0 then
+    return;
+  end if;
+
+  -- A distributed install (Citus) completes them one by one, each with pgflow.complete_task, whose
+  -- statements name their run (Citus plans those on the run's node); the runs are locked first, one at a
+  -- time in run_id order, so concurrent calls still cannot deadlock.
+  if pgflow.on_citus() then
+    for v_run_id in select distinct i.run_id from unnest(complete_tasks.run_ids) as i(run_id) order by i.run_id loop
+      perform 1 from pgflow.runs r where r.run_id = v_run_id for update;
+    end loop;
+    return query
+      select c.*
+      from unnest(complete_tasks.run_ids, complete_tasks.step_slugs, complete_tasks.task_indexes, complete_tasks.outputs)
+          with ordinality as i(run_id, step_slug, task_index, output, ord)
+      cross join lateral pgflow.complete_task(i.run_id, i.step_slug, i.task_index, i.output) c
+      order by i.ord;
     return;
   end if;
 

@@ -16,9 +16,12 @@ declare
   v_reason text := format('run failed because step "%s" failed', fail_run.step_slug);
   v_other_steps text[];
   v_messages bigint[];
+  -- One time for the whole failure, read as a value (Citus allows no volatile function in an UPDATE of its
+  -- tables); callers hold the run's lock already.
+  v_now timestamptz := clock_timestamp();
 begin
   update pgflow.runs r
-  set status = 'failed', failed_at = clock_timestamp()
+  set status = 'failed', failed_at = v_now
   where r.run_id = fail_run.run_id and r.status = 'started'
   returning r.flow_slug into v_flow;
   if v_flow is null then
@@ -26,12 +29,12 @@ begin
   end if;
 
   update pgflow.step_states s
-  set status = 'failed', failed_at = clock_timestamp(), error_message = fail_run.error_message
+  set status = 'failed', failed_at = v_now, error_message = fail_run.error_message
   where s.run_id = fail_run.run_id and s.step_slug = fail_run.step_slug;
 
   with cancelled as (
     update pgflow.step_tasks t
-    set status = 'failed', failed_at = clock_timestamp(), error_message = v_reason
+    set status = 'failed', failed_at = v_now, error_message = v_reason
     where t.run_id = fail_run.run_id and t.status in ('queued', 'started')
     returning t.step_slug
   )
@@ -39,7 +42,7 @@ begin
 
   with cancelled as (
     update pgflow.step_states s
-    set status = 'failed', failed_at = clock_timestamp(), error_message = v_reason
+    set status = 'failed', failed_at = v_now, error_message = v_reason
     where s.run_id = fail_run.run_id and s.step_slug = any(v_other_steps) and s.status = 'started'
     returning s.step_slug
   )

@@ -24,6 +24,7 @@ declare
   v_max_attempts integer;
   v_base_delay integer;
   v_task pgflow.step_tasks;
+  v_now timestamptz;
 begin
   select r.* into v_run from pgflow.runs r where r.run_id = fail_task.run_id for update;
   if not found then
@@ -42,11 +43,13 @@ begin
   if v_run.status <> 'started' then
     return;
   end if;
+  -- The time, read once the run is locked (Citus allows no volatile function in an UPDATE of its tables).
+  v_now := clock_timestamp();
 
   update pgflow.step_tasks t
   set status = case when t.attempts_count < v_max_attempts then 'queued' else 'failed' end,
       started_at = case when t.attempts_count < v_max_attempts then null else t.started_at end,
-      failed_at = case when t.attempts_count < v_max_attempts then null else clock_timestamp() end,
+      failed_at = case when t.attempts_count < v_max_attempts then null else v_now end,
       error_message = fail_task.error_message
   where t.run_id = fail_task.run_id
     and t.step_slug = fail_task.step_slug

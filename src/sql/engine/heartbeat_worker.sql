@@ -6,9 +6,12 @@ language plpgsql
 security definer
 set search_path = ''
 as $$
+declare
+  -- The time as a value: Citus allows no volatile function in an UPDATE of its tables.
+  v_now timestamptz := clock_timestamp();
 begin
   update pgflow.workers w
-  set last_heartbeat_at = clock_timestamp()
+  set last_heartbeat_at = v_now
   where w.worker_id = heartbeat_worker.worker_id;
   if not found then
     raise exception 'worker % is not registered', heartbeat_worker.worker_id

@@ -7,16 +7,23 @@ create or replace function pgflow.register_worker(
   function_name text
 )
 returns pgflow.workers
-language sql
+language plpgsql
 security definer
 set search_path = ''
 as $$
+declare
+  -- The time as a value: Citus allows no volatile function in an UPDATE of its tables.
+  v_now timestamptz := clock_timestamp();
+  v_worker pgflow.workers;
+begin
   insert into pgflow.workers as w (worker_id, queue_name, function_name)
-  values ($1, $2, $3)
+  values (register_worker.worker_id, register_worker.queue_name, register_worker.function_name)
   on conflict on constraint workers_pkey do update
   set queue_name = excluded.queue_name,
       function_name = excluded.function_name,
-      last_heartbeat_at = clock_timestamp(),
+      last_heartbeat_at = v_now,
       stopped_at = null
-  returning w.*;
+  returning w.* into v_worker;
+  return v_worker;
+end;
 $$;

@@ -36,6 +36,8 @@ declare
   v_expired jsonb;
   v_task jsonb;
   v_error text;
+  v_run_id uuid;
+  v_run_messages bigint[];
 begin
   select f.* into v_flow from pgflow.flows f where f.flow_slug = start_tasks_from_messages.flow_slug;
   if not found then
@@ -51,6 +53,19 @@ begin
     insert into pgflow.workers (worker_id, queue_name, function_name)
     values (start_tasks_from_messages.worker_id, start_tasks_from_messages.flow_slug, 'unregistered')
     on conflict on constraint workers_pkey do nothing;
+  end if;
+
+  -- A distributed install (Citus) starts them run by run, in statements it routes to each run's node.
+  if pgflow.on_citus() then
+    for v_run_id, v_run_messages in execute format(
+      'select (q.message ->> ''run_id'')::uuid, array_agg(q.msg_id order by q.msg_id) from pgmq.%I q where q.msg_id = any($1) group by 1 order by 1',
+      pgmq.format_table_name(start_tasks_from_messages.flow_slug, 'q')
+    ) using start_tasks_from_messages.msg_ids loop
+      v_started := coalesce(v_started, '{}') || array(select t from pgflow.start_run_tasks(start_tasks_from_messages.flow_slug, v_run_id,
+        v_run_messages, start_tasks_from_messages.worker_id, start_tasks_from_messages.move_visibility) t);
+    end loop;
+    return query select t.* from unnest(v_started) t order by t.msg_id;
+    return;
   end if;
 
   -- One pass over the messages' tasks: lock them, then start those that may start and note the

@@ -6,9 +6,12 @@ language plpgsql
 security definer
 set search_path = ''
 as $$
+declare
+  -- The time as a value: Citus allows no volatile function in an UPDATE of its tables.
+  v_now timestamptz := clock_timestamp();
 begin
   update pgflow.workers w
-  set stopped_at = coalesce(w.stopped_at, clock_timestamp())
+  set stopped_at = coalesce(w.stopped_at, v_now)
   where w.worker_id = stop_worker.worker_id;
   if not found then
     raise exception 'worker % is not registered', stop_worker.worker_id using errcode = '42704';
