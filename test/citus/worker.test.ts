@@ -3,9 +3,11 @@
  * coordinator drain runs of a diamond flow whose rows live on the worker
  * nodes. Every task runs once (a retried one twice, by design), every run
  * completes with the output its handlers compute, and nothing is left in the
- * queue.
+ * queue. A client on the coordinator starts runs and waits for their outcome.
  */
 import { describe, expect, it } from 'vitest';
+import { createClient } from '../../src/client/client.js';
+import { RunFailedError } from '../../src/core/errors.js';
 import { Flow } from '../../src/flow/flow.js';
 import { startWorker, type WorkerHandle } from '../../src/worker/worker.js';
 import { uniqueSlug } from '../engine/support.js';
@@ -66,5 +68,29 @@ describe('startWorker on Citus', () => {
     );
     expect(tasks).toEqual({ all: RUNS * 4, completed: RUNS * 4, retried: RUNS / 10 });
     expect(await db.query(`select msg_id from pgmq."q_${slug}"`)).toEqual([]);
+  });
+
+  it('lets a client on the coordinator start runs and wait for their output or their failure', async () => {
+    const slug = uniqueSlug('client');
+    const flow = new Flow<{ n: number }>({ slug, maxAttempts: 1 })
+      .step({ slug: 'double' }, ({ run }) => {
+        if (run.n < 0) throw new Error(`negative input ${run.n}`);
+        return run.n * 2;
+      })
+      .step({ slug: 'report', dependsOn: ['double'] }, ({ double }) => ({ doubled: double }));
+    const worker = await startWorker({ connectionString: db.url, flows: [flow] });
+    const client = createClient(db.url);
+    try {
+      expect(await client.runFlow(flow, { n: 21 }, { timeout: 30_000 })).toEqual({ report: { doubled: 42 } });
+      const failed = await client.runFlow(flow, { n: -1 }, { timeout: 30_000 }).catch((error: unknown) => error);
+      expect(failed).toBeInstanceOf(RunFailedError);
+      expect((failed as RunFailedError).message).toContain('negative input -1');
+      const started = await client.startFlow(flow, { n: 5 });
+      await client.waitForRun(started.runId, { timeout: 30_000 });
+      expect(await client.getRun(started.runId)).toMatchObject({ run: { status: 'completed', output: { report: { doubled: 10 } } } });
+    } finally {
+      await client.close();
+      await worker.stop();
+    }
   });
 });
