@@ -126,7 +126,7 @@ begin
     -- The time, read once the run is locked (Citus allows no volatile function in an UPDATE of its tables).
     v_now := clock_timestamp();
     update pgflow.step_tasks t
-    set status = 'completed', completed_at = v_now, output = complete_task.output
+    set status = 'completed', completed_at = greatest(v_now, t.started_at), output = complete_task.output
     where t.run_id = complete_task.run_id
       and t.step_slug = complete_task.step_slug
       and t.task_index = complete_task.task_index
@@ -442,7 +442,7 @@ begin
 
   with cancelled as (
     update pgflow.step_tasks t
-    set status = 'failed', failed_at = v_now, error_message = v_reason
+    set status = 'failed', failed_at = greatest(v_now, t.started_at), error_message = v_reason
     where t.run_id = fail_run.run_id and t.status in ('queued', 'started')
     returning t.step_slug
   )
@@ -543,7 +543,7 @@ begin
   update pgflow.step_tasks t
   set status = case when t.attempts_count < v_max_attempts then 'queued' else 'failed' end,
       started_at = case when t.attempts_count < v_max_attempts then null else t.started_at end,
-      failed_at = case when t.attempts_count < v_max_attempts then null else v_now end,
+      failed_at = case when t.attempts_count < v_max_attempts then null else greatest(v_now, t.started_at) end,
       error_message = fail_task.error_message
   where t.run_id = fail_task.run_id
     and t.step_slug = fail_task.step_slug

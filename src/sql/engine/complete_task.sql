@@ -39,7 +39,7 @@ begin
     -- The time, read once the run is locked (Citus allows no volatile function in an UPDATE of its tables).
     v_now := clock_timestamp();
     update pgflow.step_tasks t
-    set status = 'completed', completed_at = v_now, output = complete_task.output
+    set status = 'completed', completed_at = greatest(v_now, t.started_at), output = complete_task.output
     where t.run_id = complete_task.run_id
       and t.step_slug = complete_task.step_slug
       and t.task_index = complete_task.task_index

@@ -34,7 +34,7 @@ begin
 
   with cancelled as (
     update pgflow.step_tasks t
-    set status = 'failed', failed_at = v_now, error_message = v_reason
+    set status = 'failed', failed_at = greatest(v_now, t.started_at), error_message = v_reason
     where t.run_id = fail_run.run_id and t.status in ('queued', 'started')
     returning t.step_slug
   )

@@ -49,7 +49,7 @@ begin
   update pgflow.step_tasks t
   set status = case when t.attempts_count < v_max_attempts then 'queued' else 'failed' end,
       started_at = case when t.attempts_count < v_max_attempts then null else t.started_at end,
-      failed_at = case when t.attempts_count < v_max_attempts then null else v_now end,
+      failed_at = case when t.attempts_count < v_max_attempts then null else greatest(v_now, t.started_at) end,
       error_message = fail_task.error_message
   where t.run_id = fail_task.run_id
     and t.step_slug = fail_task.step_slug
