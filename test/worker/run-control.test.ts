@@ -135,9 +135,13 @@ describe('a paused flow', () => {
     });
     const logger = memoryLogger();
     const sql = pgflowSql(db.pool);
+    // The flow is paused before the worker starts: a claim already past its pause check when the pause commits
+    // could read the run's message, which then stays hidden for its timeout (what pause_flow documents).
+    await sql.createFlow(slug);
+    await sql.addStep(slug, 'only');
+    await sql.pauseFlow(slug);
     // Polls every 20 ms while paused, so quiet means no line per poll.
     const handle = await worker({ flows: [flow], logger, pollInterval: 20 });
-    await sql.pauseFlow(slug);
     const logged = logger.entries.length;
     const run = await sql.startFlow(slug, { n: 7 });
     await sleep(300);
