@@ -15,6 +15,7 @@ import {
   errorOf,
   getRun,
   newWorkerId,
+  archiveRows,
   queueRows,
   readMessages,
   sleep,
@@ -180,6 +181,9 @@ describe('when_exhausted', () => {
     expect(result.states.enrich).toMatchObject({ status: 'skipped', skip_reason: 'handler_failed', error_message: 'enrichment service down (2)', failed_at: null });
     expect(result.inputs.save).toEqual({ run: { id: 9 } });
     expect(result.run).toMatchObject({ status: 'completed', output: { save: { run: { id: 9 } } } });
+    // The failed attempt's message left the queue with it (archived, not waiting to be read again).
+    expect(await queueRows(db, flow)).toEqual([]);
+    expect((await archiveRows(db, flow)).map((row) => row.message.step_slug).sort()).toEqual(['enrich', 'save']);
   });
 
   it("'skip-cascade' skips its dependents too; 'fail' (the default) fails the run", async () => {

@@ -10,6 +10,7 @@
 --   4. every other step starts and its tasks are queued, one per array element for a map.
 -- Finishing a step counts it off its run and its dependents, which may make them ready in turn.
 --
+-- On Citus each run goes through pgflow.advance_run instead, which does the same step by step.
 -- Invariants: only `started` runs change; a condition is checked before its step starts or completes,
 -- on the input the step would get; callers hold the runs' row locks. Events: those of pgflow.fail_run
 -- and pgflow.skip_step, step:completed for steps without tasks, run:completed.
@@ -26,7 +27,17 @@ declare
   v_runs uuid[];
   v_steps text[];
   v_flows text[];
+  v_run_id uuid;
 begin
+  -- A distributed install (Citus) moves each run on its own, step by step (see pgflow.advance_run).
+  if pgflow.on_citus() then
+    foreach v_run_id in array coalesce(advance_runs.run_ids, '{}') loop
+      perform pgflow.advance_run(v_run_id);
+    end loop;
+    perform pgflow.complete_runs(advance_runs.run_ids);
+    return;
+  end if;
+
   loop
     v_progress := false;
 

@@ -4,7 +4,8 @@
 -- With attempts left the task returns to `queued` and its message becomes visible again after
 -- calculate_retry_delay(base_delay, attempts_count - 1) seconds (base_delay, then doubling). The last
 -- allowed attempt fails the task, and then the whole run or, when the step's when_exhausted says so,
--- only the step, which is skipped (see pgflow.handle_exhausted_task). Per-step options override the
+-- only the step, which is skipped (see pgflow.handle_exhausted_task); either way its message is archived.
+-- Per-step options override the
 -- flow's; max_attempts 0 counts as 1 (the attempt that failed was the only one). A map step's tasks
 -- fail and retry one by one. Invariants: the run's row is locked first; a task that is not `started`, or
 -- whose run has failed, is left alone and no row is returned; a task that does not exist is an error.
@@ -71,6 +72,10 @@ begin
   if v_task.status = 'queued' then
     perform pgmq.set_vt(v_task.flow_slug, v_task.message_id, pgflow.calculate_retry_delay(v_base_delay, v_task.attempts_count - 1));
   else
+    -- Failed for good: its message leaves the queue now, whether the run fails or only the step is skipped.
+    if v_task.message_id is not null then
+      perform pgmq.archive(v_task.flow_slug, v_task.message_id);
+    end if;
     perform pgflow.handle_exhausted_task(v_task.run_id, v_task.step_slug, v_task.error_message);
   end if;
 

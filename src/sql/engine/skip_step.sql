@@ -24,12 +24,17 @@ declare
   v_skipped text[];
   v_reasons text[];
   v_messages bigint[];
+  v_closure text[];
+  v_now timestamptz;
 begin
   select r.flow_slug into v_flow from pgflow.runs r where r.run_id = skip_step.run_id and r.status = 'started';
   if not found then
     return 0;
   end if;
 
+  -- The step and, with `cascade`, everything after it: read from the definitions first, so that the
+  -- update below names the run id and plain values only (Citus routes it to the run's node). The time
+  -- too is read as a value (Citus allows no volatile function in an UPDATE of its tables).
   with recursive closure(step_slug) as (
     select skip_step.step_slug
     union
@@ -37,16 +42,18 @@ begin
     from closure c
     join pgflow.deps d on d.flow_slug = v_flow and d.dep_slug = c.step_slug
     where skip_step.cascade
-  ),
-  skipped as (
+  )
+  select array_agg(closure.step_slug) into v_closure from closure;
+  v_now := clock_timestamp();
+
+  with skipped as (
     update pgflow.step_states s
     set status = 'skipped',
-        skipped_at = clock_timestamp(),
+        skipped_at = v_now,
         skip_reason = case when s.step_slug = skip_step.step_slug then skip_step.skip_reason else 'dependency_skipped' end,
         error_message = case when s.step_slug = skip_step.step_slug then skip_step.error_message else s.error_message end
-    from closure c
     where s.run_id = skip_step.run_id
-      and s.step_slug = c.step_slug
+      and s.step_slug = any(v_closure)
       and s.status in ('created', 'started')
     returning s.step_slug, s.skip_reason
   )
@@ -62,8 +69,9 @@ begin
   with cancelled as (
     update pgflow.step_tasks t
     set status = 'failed',
-        failed_at = clock_timestamp(),
-        error_message = format('not run: step "%s" was skipped', t.step_slug)
+        failed_at = greatest(v_now, t.started_at),
+        -- (concatenation, not format(): Citus allows no STABLE function over a column in an UPDATE)
+        error_message = 'not run: step "' || t.step_slug || '" was skipped'
     where t.run_id = skip_step.run_id
       and t.step_slug = any(v_skipped)
       and t.status in ('queued', 'started')
@@ -93,7 +101,7 @@ begin
     array_fill(v_flow, array[cardinality(v_skipped)]),
     array(
       select jsonb_build_object('run_id', skip_step.run_id, 'step_slug', skipped.slug, 'status', 'skipped',
-          'skip_reason', skipped.reason, 'skipped_at', clock_timestamp())
+          'skip_reason', skipped.reason, 'skipped_at', v_now)
         || case
              when skipped.slug = skip_step.step_slug and skip_step.error_message is not null
                then jsonb_build_object('error_message', skip_step.error_message)
