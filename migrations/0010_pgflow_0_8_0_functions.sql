@@ -346,6 +346,69 @@ begin
 end;
 $$;
 --> statement-breakpoint
+-- src/sql/engine/cancel_run.sql
+-- pgflow.cancel_run(run_id, reason): stops a started run for good. Returns the run, now `cancelled`
+-- (cancelled_at, cancel_reason), or no row — with a notice saying so — when the run had already
+-- finished (completed, failed or cancelled), in which case nothing changes.
+--
+-- Its queued and started tasks and its unfinished step states become `cancelled` and the tasks'
+-- messages leave the queue, so nothing of the run starts again; a worker still running one of its
+-- tasks gets no row back from complete_task / fail_task, as for a failed run. Event: run:cancelled.
+-- Invariants: the run's row is locked first, so a cancel and a completion of the same run do not
+-- interleave: whichever commits first wins and the other sees its result. An unknown run is an error.
+create or replace function pgflow.cancel_run(run_id uuid, reason text default null)
+returns setof pgflow.runs
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_run pgflow.runs;
+  v_messages bigint[];
+  v_now timestamptz;
+begin
+  select r.* into v_run from pgflow.runs r where r.run_id = cancel_run.run_id for update;
+  if not found then
+    raise exception 'run % does not exist', cancel_run.run_id using errcode = '42704';
+  end if;
+  if v_run.status <> 'started' then
+    raise notice 'run % is already %; nothing to cancel', cancel_run.run_id, v_run.status;
+    return;
+  end if;
+  -- The time, read once the run is locked (Citus allows no volatile function in an UPDATE of its tables);
+  -- a task's never earlier than its start.
+  v_now := clock_timestamp();
+
+  update pgflow.runs r
+  set status = 'cancelled', cancelled_at = v_now, cancel_reason = cancel_run.reason
+  where r.run_id = cancel_run.run_id
+  returning r.* into v_run;
+
+  with cancelled as (
+    update pgflow.step_tasks t
+    set status = 'cancelled', cancelled_at = greatest(v_now, t.started_at)
+    where t.run_id = cancel_run.run_id and t.status in ('queued', 'started')
+    returning t.message_id
+  )
+  select array_agg(cancelled.message_id) filter (where cancelled.message_id is not null) into v_messages from cancelled;
+  if v_messages is not null then
+    perform pgmq.archive(v_run.flow_slug, v_messages);
+  end if;
+
+  update pgflow.step_states s
+  set status = 'cancelled', cancelled_at = greatest(v_now, s.started_at)
+  where s.run_id = cancel_run.run_id and s.status in ('created', 'started');
+
+  perform pgflow.emit_event(
+    'run:cancelled',
+    v_run.flow_slug,
+    jsonb_build_object('run_id', v_run.run_id, 'status', 'cancelled', 'cancelled_at', v_run.cancelled_at)
+      || case when cancel_run.reason is null then '{}'::jsonb else jsonb_build_object('reason', left(cancel_run.reason, 1000)) end
+  );
+  return next v_run;
+end;
+$$;
+--> statement-breakpoint
 -- src/sql/engine/fail_task.sql
 -- pgflow.fail_task(run_id, step_slug, task_index, error_message): records a failed attempt of a
 -- started task; returns the task.
@@ -429,6 +492,102 @@ begin
   end if;
 
   return next v_task;
+end;
+$$;
+--> statement-breakpoint
+-- src/sql/engine/prune_batch.sql
+-- pgflow.prune_batch(older_than, batch_size): deletes up to `batch_size` finished runs (completed,
+-- failed or cancelled) that finished more than `older_than` ago, oldest first, with their step
+-- states, tasks, archived queue messages and schedule ticks. Returns what it deleted; a batch with
+-- pruned_runs = 0 means nothing is left. pgflow.prune runs batches until then.
+--
+-- Invariants: only finished runs are touched, and their rows are taken with SKIP LOCKED, so a worker
+-- or another prune is never waited on and work in progress is never affected; each call is one short
+-- transaction of at most `batch_size` runs. Run ids are time-ordered, so the oldest runs are found at
+-- the start of the primary key. A negative interval or a batch size below 1 is an error.
+create or replace function pgflow.prune_batch(older_than interval, batch_size integer default 10000)
+returns table (pruned_runs bigint, pruned_step_states bigint, pruned_step_tasks bigint, pruned_messages bigint)
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_runs uuid[];
+  v_archive record;
+  v_messages bigint := 0;
+  v_count bigint;
+  v_cutoff timestamptz;
+  v_run_id uuid;
+begin
+  if prune_batch.older_than is null or prune_batch.older_than < interval '0' then
+    raise exception 'older_than must be an interval of 0 or more, got %', coalesce(prune_batch.older_than::text, 'NULL') using errcode = '22023';
+  end if;
+  if prune_batch.batch_size is null or prune_batch.batch_size < 1 then
+    raise exception 'batch_size must be 1 or more, got %', coalesce(prune_batch.batch_size::text, 'NULL') using errcode = '22023';
+  end if;
+
+  v_cutoff := clock_timestamp() - prune_batch.older_than;
+  if pgflow.on_citus() then
+    -- A distributed install (Citus) locks rows over many shards in no statement: the candidates are read
+    -- first, then each is locked on its own (skipped when a worker or another prune holds it).
+    foreach v_run_id in array array(
+      select r.run_id
+      from pgflow.runs r
+      where r.status in ('completed', 'failed', 'cancelled')
+        and coalesce(r.completed_at, r.failed_at, r.cancelled_at) < v_cutoff
+      order by r.run_id
+      limit prune_batch.batch_size
+    ) loop
+      perform 1 from pgflow.runs r
+      where r.run_id = v_run_id and r.status in ('completed', 'failed', 'cancelled')
+      for update skip locked;
+      if found then
+        v_runs := v_runs || v_run_id;
+      end if;
+    end loop;
+  else
+    v_runs := array(
+      select r.run_id
+      from pgflow.runs r
+      where r.status in ('completed', 'failed', 'cancelled')
+        and coalesce(r.completed_at, r.failed_at, r.cancelled_at) < v_cutoff
+      order by r.run_id
+      limit prune_batch.batch_size
+      for update skip locked
+    );
+  end if;
+  if coalesce(cardinality(v_runs), 0) = 0 then
+    return query select 0::bigint, 0::bigint, 0::bigint, 0::bigint;
+    return;
+  end if;
+
+  -- Archived messages are found by their ids (the archive's primary key), one queue at a time.
+  for v_archive in
+    select t.flow_slug, array_agg(t.message_id) as message_ids
+    from pgflow.step_tasks t
+    where t.run_id = any(v_runs) and t.message_id is not null
+    group by t.flow_slug
+  loop
+    if to_regclass(format('pgmq.%I', pgmq.format_table_name(v_archive.flow_slug, 'a'))) is not null then
+      execute format('delete from pgmq.%I where msg_id = any($1)', pgmq.format_table_name(v_archive.flow_slug, 'a'))
+      using v_archive.message_ids;
+      get diagnostics v_count = row_count;
+      v_messages := v_messages + v_count;
+    end if;
+  end loop;
+
+  delete from pgflow.schedule_ticks st where st.run_id = any(v_runs);
+  delete from pgflow.step_tasks t where t.run_id = any(v_runs);
+  get diagnostics v_count = row_count;
+  pruned_step_tasks := v_count;
+  delete from pgflow.step_states s where s.run_id = any(v_runs);
+  get diagnostics v_count = row_count;
+  pruned_step_states := v_count;
+  delete from pgflow.runs r where r.run_id = any(v_runs);
+  get diagnostics v_count = row_count;
+  pruned_runs := v_count;
+  pruned_messages := v_messages;
+  return next;
 end;
 $$;
 --> statement-breakpoint
@@ -547,6 +706,145 @@ begin
     )
   );
   return cardinality(v_skipped);
+end;
+$$;
+--> statement-breakpoint
+-- src/sql/engine/start_flows.sql
+-- pgflow.start_flows(flow_slug, inputs): starts one run of the flow per element of `inputs`, in one
+-- transaction, and returns the runs in the order of their inputs. Each run is what
+-- pgflow.start_flow(flow_slug, inputs[i]) would create: the run (remaining_steps = the flow's step
+-- count), a state per step, root steps started with their tasks queued, root steps with a condition,
+-- root maps over an empty array and flows without steps moved on by pgflow.advance_runs. Events:
+-- run:started per run, in input order (then those of the steps advance_runs moves).
+--
+-- Set-based: one insert for all runs, one for all step states, one pgmq.send_batch per queue for all
+-- root tasks (pgflow.queue_step_tasks), one call of pgflow.emit_events — one commit for the batch,
+-- where start_flow commits once per run. On Citus it calls start_flow per input, in one transaction.
+--
+-- Every input is checked before anything is written (a JSON object each, or a JSON array each when the
+-- flow has a root map); the first bad one is named by its position (1-based, as in SQL arrays).
+-- NULL inputs and an unknown flow are errors; an empty array starts nothing and returns no rows.
+-- Invariants: one transaction, so a failed call leaves nothing behind.
+create or replace function pgflow.start_flows(flow_slug text, inputs jsonb[])
+returns setof pgflow.runs
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_root_map text;
+  v_bad record;
+  v_run_ids uuid[];
+  v_waiting uuid[];
+  v_step_count integer;
+  v_input jsonb;
+begin
+  if not exists (select 1 from pgflow.flows f where f.flow_slug = start_flows.flow_slug) then
+    raise exception 'flow "%" does not exist', start_flows.flow_slug
+      using errcode = '42704', hint = 'Create it with pgflow.create_flow() and pgflow.add_step().';
+  end if;
+  if start_flows.inputs is null then
+    raise exception 'start_flows needs an array of inputs, got NULL' using errcode = '22004';
+  end if;
+  if cardinality(start_flows.inputs) = 0 then
+    return;
+  end if;
+  if array_ndims(start_flows.inputs) <> 1 then
+    raise exception 'start_flows needs a one-dimensional array of inputs, got % dimensions', array_ndims(start_flows.inputs)
+      using errcode = '22023';
+  end if;
+
+  select s.step_slug into v_root_map
+  from pgflow.steps s
+  where s.flow_slug = start_flows.flow_slug and s.step_type = 'map' and s.deps_count = 0
+  order by s.step_index
+  limit 1;
+
+  select i.ord, i.input into v_bad
+  from unnest(start_flows.inputs) with ordinality as i(input, ord)
+  where i.input is null
+    or jsonb_typeof(i.input) <> case when v_root_map is null then 'object' else 'array' end
+  order by i.ord
+  limit 1;
+  if found then
+    if v_root_map is not null then
+      raise exception 'flow "%" maps its input in step "%", so the input of a run must be a JSON array, got % at inputs[%]',
+        start_flows.flow_slug, v_root_map, coalesce(jsonb_typeof(v_bad.input), 'NULL'), v_bad.ord
+        using errcode = '22023';
+    end if;
+    raise exception 'the input of a run must be a JSON object, got % at inputs[%]', coalesce(jsonb_typeof(v_bad.input), 'NULL'), v_bad.ord
+      using errcode = '22023';
+  end if;
+
+  -- A distributed install (Citus) starts them one by one with pgflow.start_flow, whose statements each
+  -- name their run (Citus plans no statement over a runtime table that joins a set-returning function).
+  if pgflow.on_citus() then
+    foreach v_input in array start_flows.inputs loop
+      return query select r.* from pgflow.start_flow(start_flows.flow_slug, v_input) r;
+    end loop;
+    return;
+  end if;
+
+  select count(*) into v_step_count from pgflow.steps s where s.flow_slug = start_flows.flow_slug;
+
+  v_run_ids := array(select pgflow.uuid_v7() from generate_series(1, cardinality(start_flows.inputs)));
+
+  insert into pgflow.runs (run_id, flow_slug, input, remaining_steps)
+  select n.run_id, start_flows.flow_slug, n.input, v_step_count
+  from unnest(v_run_ids, start_flows.inputs) with ordinality as n(run_id, input, ord)
+  order by n.ord;
+
+  -- Root steps without a condition and with tasks start at once; the others wait, for their
+  -- dependencies or for pgflow.advance_runs below.
+  insert into pgflow.step_states (flow_slug, run_id, step_slug, remaining_deps, initial_tasks, status, started_at, remaining_tasks)
+  select s.flow_slug, n.run_id, s.step_slug, s.deps_count, size.tasks,
+    case when plain.starts then 'started' else 'created' end,
+    case when plain.starts then clock_timestamp() end,
+    case when plain.starts then size.tasks end
+  from unnest(v_run_ids, start_flows.inputs) with ordinality as n(run_id, input, ord)
+  cross join pgflow.steps s
+  cross join lateral (
+    select case
+      when s.step_type = 'single' then 1
+      when s.deps_count = 0 then jsonb_array_length(n.input)
+    end as tasks
+  ) size
+  cross join lateral (
+    select s.deps_count = 0 and size.tasks > 0
+      and s.required_input_pattern is null and s.forbidden_input_pattern is null as starts
+  ) plain
+  where s.flow_slug = start_flows.flow_slug
+  order by n.ord, s.step_index;
+
+  perform pgflow.emit_events(
+    'run:started',
+    array_agg(r.flow_slug order by n.ord),
+    array_agg(jsonb_build_object('run_id', r.run_id, 'status', 'started', 'remaining_steps', r.remaining_steps, 'started_at', r.started_at) order by n.ord)
+  )
+  from unnest(v_run_ids) with ordinality as n(run_id, ord)
+  join pgflow.runs r on r.run_id = n.run_id;
+
+  perform pgflow.queue_step_tasks(array_agg(s.flow_slug order by n.ord, step.step_index), array_agg(s.run_id order by n.ord, step.step_index),
+    array_agg(s.step_slug order by n.ord, step.step_index))
+  from unnest(v_run_ids) with ordinality as n(run_id, ord)
+  join pgflow.step_states s on s.run_id = n.run_id
+  join pgflow.steps step on step.flow_slug = s.flow_slug and step.step_slug = s.step_slug
+  where s.status = 'started'
+  having count(*) > 0;
+
+  select array_agg(n.run_id order by n.ord) into v_waiting
+  from unnest(v_run_ids) with ordinality as n(run_id, ord)
+  where v_step_count = 0
+    or exists (select 1 from pgflow.step_states s where s.run_id = n.run_id and s.status = 'created' and s.remaining_deps = 0);
+  if v_waiting is not null then
+    perform pgflow.advance_runs(v_waiting);
+  end if;
+
+  return query
+    select r.*
+    from unnest(v_run_ids) with ordinality as n(run_id, ord)
+    join pgflow.runs r on r.run_id = n.run_id
+    order by n.ord;
 end;
 $$;
 --> statement-breakpoint

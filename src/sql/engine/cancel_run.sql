@@ -16,6 +16,7 @@ as $$
 declare
   v_run pgflow.runs;
   v_messages bigint[];
+  v_now timestamptz;
 begin
   select r.* into v_run from pgflow.runs r where r.run_id = cancel_run.run_id for update;
   if not found then
@@ -25,15 +26,18 @@ begin
     raise notice 'run % is already %; nothing to cancel', cancel_run.run_id, v_run.status;
     return;
   end if;
+  -- The time, read once the run is locked (Citus allows no volatile function in an UPDATE of its tables);
+  -- a task's never earlier than its start.
+  v_now := clock_timestamp();
 
   update pgflow.runs r
-  set status = 'cancelled', cancelled_at = clock_timestamp(), cancel_reason = cancel_run.reason
+  set status = 'cancelled', cancelled_at = v_now, cancel_reason = cancel_run.reason
   where r.run_id = cancel_run.run_id
   returning r.* into v_run;
 
   with cancelled as (
     update pgflow.step_tasks t
-    set status = 'cancelled', cancelled_at = clock_timestamp()
+    set status = 'cancelled', cancelled_at = greatest(v_now, t.started_at)
     where t.run_id = cancel_run.run_id and t.status in ('queued', 'started')
     returning t.message_id
   )
@@ -43,7 +47,7 @@ begin
   end if;
 
   update pgflow.step_states s
-  set status = 'cancelled', cancelled_at = clock_timestamp()
+  set status = 'cancelled', cancelled_at = greatest(v_now, s.started_at)
   where s.run_id = cancel_run.run_id and s.status in ('created', 'started');
 
   perform pgflow.emit_event(

@@ -18,6 +18,8 @@ declare
   v_archive record;
   v_messages bigint := 0;
   v_count bigint;
+  v_cutoff timestamptz;
+  v_run_id uuid;
 begin
   if prune_batch.older_than is null or prune_batch.older_than < interval '0' then
     raise exception 'older_than must be an interval of 0 or more, got %', coalesce(prune_batch.older_than::text, 'NULL') using errcode = '22023';
@@ -26,16 +28,37 @@ begin
     raise exception 'batch_size must be 1 or more, got %', coalesce(prune_batch.batch_size::text, 'NULL') using errcode = '22023';
   end if;
 
-  v_runs := array(
-    select r.run_id
-    from pgflow.runs r
-    where r.status in ('completed', 'failed', 'cancelled')
-      and coalesce(r.completed_at, r.failed_at, r.cancelled_at) < clock_timestamp() - prune_batch.older_than
-    order by r.run_id
-    limit prune_batch.batch_size
-    for update skip locked
-  );
-  if cardinality(v_runs) = 0 then
+  v_cutoff := clock_timestamp() - prune_batch.older_than;
+  if pgflow.on_citus() then
+    -- A distributed install (Citus) locks rows over many shards in no statement: the candidates are read
+    -- first, then each is locked on its own (skipped when a worker or another prune holds it).
+    foreach v_run_id in array array(
+      select r.run_id
+      from pgflow.runs r
+      where r.status in ('completed', 'failed', 'cancelled')
+        and coalesce(r.completed_at, r.failed_at, r.cancelled_at) < v_cutoff
+      order by r.run_id
+      limit prune_batch.batch_size
+    ) loop
+      perform 1 from pgflow.runs r
+      where r.run_id = v_run_id and r.status in ('completed', 'failed', 'cancelled')
+      for update skip locked;
+      if found then
+        v_runs := v_runs || v_run_id;
+      end if;
+    end loop;
+  else
+    v_runs := array(
+      select r.run_id
+      from pgflow.runs r
+      where r.status in ('completed', 'failed', 'cancelled')
+        and coalesce(r.completed_at, r.failed_at, r.cancelled_at) < v_cutoff
+      order by r.run_id
+      limit prune_batch.batch_size
+      for update skip locked
+    );
+  end if;
+  if coalesce(cardinality(v_runs), 0) = 0 then
     return query select 0::bigint, 0::bigint, 0::bigint, 0::bigint;
     return;
   end if;

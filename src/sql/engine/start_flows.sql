@@ -7,7 +7,7 @@
 --
 -- Set-based: one insert for all runs, one for all step states, one pgmq.send_batch per queue for all
 -- root tasks (pgflow.queue_step_tasks), one call of pgflow.emit_events — one commit for the batch,
--- where start_flow commits once per run.
+-- where start_flow commits once per run. On Citus it calls start_flow per input, in one transaction.
 --
 -- Every input is checked before anything is written (a JSON object each, or a JSON array each when the
 -- flow has a root map); the first bad one is named by its position (1-based, as in SQL arrays).
@@ -25,6 +25,7 @@ declare
   v_run_ids uuid[];
   v_waiting uuid[];
   v_step_count integer;
+  v_input jsonb;
 begin
   if not exists (select 1 from pgflow.flows f where f.flow_slug = start_flows.flow_slug) then
     raise exception 'flow "%" does not exist', start_flows.flow_slug
@@ -61,6 +62,15 @@ begin
     end if;
     raise exception 'the input of a run must be a JSON object, got % at inputs[%]', coalesce(jsonb_typeof(v_bad.input), 'NULL'), v_bad.ord
       using errcode = '22023';
+  end if;
+
+  -- A distributed install (Citus) starts them one by one with pgflow.start_flow, whose statements each
+  -- name their run (Citus plans no statement over a runtime table that joins a set-returning function).
+  if pgflow.on_citus() then
+    foreach v_input in array start_flows.inputs loop
+      return query select r.* from pgflow.start_flow(start_flows.flow_slug, v_input) r;
+    end loop;
+    return;
   end if;
 
   select count(*) into v_step_count from pgflow.steps s where s.flow_slug = start_flows.flow_slug;
