@@ -365,6 +365,57 @@ begin
 end;
 $function$;
 --> statement-breakpoint
+CREATE OR REPLACE FUNCTION pgflow.queue_step_tasks(flow_slugs text[], run_ids uuid[], step_slugs text[])
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+declare
+  v_batch record;
+  v_msg_ids bigint[];
+begin
+  for v_batch in
+    with calls as (
+      select t.flow_slug, t.run_id, t.step_slug, t.ord, step.step_type, coalesce(step.opt_start_delay, 0) as delay
+      from unnest(queue_step_tasks.flow_slugs, queue_step_tasks.run_ids, queue_step_tasks.step_slugs)
+          with ordinality as t(flow_slug, run_id, step_slug, ord)
+      join pgflow.steps step on step.flow_slug = t.flow_slug and step.step_slug = t.step_slug
+    ),
+    -- A map step has one task per element: the size its step state recorded.
+    map_sizes as (
+      select s.run_id, s.step_slug, s.initial_tasks
+      from pgflow.step_states s
+      where s.run_id = any(array(select c.run_id from calls c where c.step_type = 'map'))
+        and s.step_slug = any(array(select c.step_slug from calls c where c.step_type = 'map'))
+    )
+    select c.flow_slug, c.delay,
+      array_agg(c.run_id order by c.ord, task.task_index) as run_ids,
+      array_agg(c.step_slug order by c.ord, task.task_index) as step_slugs,
+      array_agg(task.task_index order by c.ord, task.task_index) as task_indexes
+    from calls c
+    left join map_sizes z on c.step_type = 'map' and z.run_id = c.run_id and z.step_slug = c.step_slug
+    cross join lateral generate_series(0, case when c.step_type = 'single' then 0 else z.initial_tasks - 1 end) as task(task_index)
+    group by c.flow_slug, c.delay
+  loop
+    select array_agg(message.msg_id order by message.ord) into v_msg_ids
+    from pgmq.send_batch(
+      v_batch.flow_slug,
+      array(
+        select jsonb_build_object('flow_slug', v_batch.flow_slug, 'run_id', m.run_id, 'step_slug', m.step_slug, 'task_index', m.task_index)
+        from unnest(v_batch.run_ids, v_batch.step_slugs, v_batch.task_indexes) with ordinality as m(run_id, step_slug, task_index, ord)
+        order by m.ord
+      ),
+      null::jsonb[],
+      clock_timestamp() + make_interval(secs => v_batch.delay)
+    ) with ordinality as message(msg_id, ord);
+
+    insert into pgflow.step_tasks (flow_slug, run_id, step_slug, task_index, message_id)
+    select v_batch.flow_slug, m.run_id, m.step_slug, m.task_index, m.msg_id
+    from unnest(v_batch.run_ids, v_batch.step_slugs, v_batch.task_indexes, v_msg_ids) as m(run_id, step_slug, task_index, msg_id);
+  end loop;
+end;
+$function$;
+--> statement-breakpoint
 CREATE OR REPLACE FUNCTION pgflow.skip_step(run_id uuid, step_slug text, skip_reason text, cascade boolean, error_message text DEFAULT NULL::text)
  RETURNS integer
  LANGUAGE plpgsql

@@ -17,7 +17,22 @@ as $$
 declare
   v_batch record;
   v_msg_ids bigint[];
+  v_map_runs uuid[];
+  v_map_steps text[];
+  v_sizes integer[];
 begin
+  -- A map step has one task per element: the size its step state recorded, read only for the map
+  -- steps among the calls and by their run ids as values (so Citus reads only their runs' shards).
+  select array_agg(t.run_id), array_agg(t.step_slug) into v_map_runs, v_map_steps
+  from unnest(queue_step_tasks.flow_slugs, queue_step_tasks.run_ids, queue_step_tasks.step_slugs) as t(flow_slug, run_id, step_slug)
+  join pgflow.steps step on step.flow_slug = t.flow_slug and step.step_slug = t.step_slug
+  where step.step_type = 'map';
+  if v_map_runs is not null then
+    select array_agg(s.run_id), array_agg(s.step_slug), array_agg(s.initial_tasks) into v_map_runs, v_map_steps, v_sizes
+    from pgflow.step_states s
+    where s.run_id = any(v_map_runs) and s.step_slug = any(v_map_steps);
+  end if;
+
   for v_batch in
     with calls as (
       select t.flow_slug, t.run_id, t.step_slug, t.ord, step.step_type, coalesce(step.opt_start_delay, 0) as delay
@@ -25,12 +40,9 @@ begin
           with ordinality as t(flow_slug, run_id, step_slug, ord)
       join pgflow.steps step on step.flow_slug = t.flow_slug and step.step_slug = t.step_slug
     ),
-    -- A map step has one task per element: the size its step state recorded.
     map_sizes as (
-      select s.run_id, s.step_slug, s.initial_tasks
-      from pgflow.step_states s
-      where s.run_id = any(array(select c.run_id from calls c where c.step_type = 'map'))
-        and s.step_slug = any(array(select c.step_slug from calls c where c.step_type = 'map'))
+      select z.run_id, z.step_slug, z.initial_tasks
+      from unnest(v_map_runs, v_map_steps, v_sizes) as z(run_id, step_slug, initial_tasks)
     )
     select c.flow_slug, c.delay,
       array_agg(c.run_id order by c.ord, task.task_index) as run_ids,
