@@ -79,6 +79,8 @@ export interface BenchConfig {
   keepDatabases: boolean;
   /** Also measure pgflow 0.8.1 itself (per-task protocol, empty tables) on the same server. */
   upstream: boolean;
+  /** Also measure on the Citus cluster whose coordinator this URL names (a database per measurement); null = skip. */
+  citus: string | null;
   /** Measure each history case again while pgflow.prune_batch deletes the history's runs on its own connection. */
   pruneDuring: boolean;
   /** Runs per prune_batch call for --prune-during. */
@@ -111,6 +113,7 @@ export const DEFAULTS: Omit<BenchConfig, 'pgbench'> = {
   jsonFile: null,
   keepDatabases: false,
   upstream: false,
+  citus: null,
   pruneDuring: false,
   pruneBatch: 1000,
   batchedStarts: 20_000,

@@ -23,6 +23,7 @@ import {
   formatRatios,
   formatSummary,
   formatUpstream,
+  formatCitus,
   writeJson,
   type BenchReport,
   type Ceilings,
@@ -30,6 +31,7 @@ import {
 import { SCENARIOS } from './scenarios.js';
 import { silenceEvents } from './silence-events.js';
 import { installUpstreamTemplate, UPSTREAM_LABEL } from './upstream.js';
+import { measureOnCitus, readCitusFacts } from './citus.js';
 import { acquireServer, adminDatabase, Databases, readServerFacts, withClient, type BenchServer } from './server.js';
 
 type Log = (line: string) => void;
@@ -157,6 +159,13 @@ export async function runBenchmark(config: BenchConfig, log: Log): Promise<boole
       }
     }
 
+    let citus: BenchReport['citus'];
+    if (config.citus) {
+      const facts = await readCitusFacts(config.citus);
+      log(`Measuring on ${facts.cluster} (a fresh distributed database per measurement, workers on the coordinator)`);
+      citus = { cluster: facts.cluster, cases: await measureOnCitus(config.citus, scenarios, config, log) };
+    }
+
     let batchedStart: BatchedStartResult | undefined;
     const startScenario = scenarios.find((scenario) => !scenario.mapsOverRuns);
     if (config.batchedStarts > 0 && startScenario) {
@@ -192,6 +201,7 @@ export async function runBenchmark(config: BenchConfig, log: Log): Promise<boole
       ...(history ? { history } : {}),
       cases,
       ...(upstream.length > 0 ? { upstream } : {}),
+      ...(citus ? { citus } : {}),
       ...(latency.length > 0 ? { latency } : {}),
       ...(batchedStart ? { batchedStart } : {}),
       startedAt,
@@ -208,6 +218,10 @@ export async function runBenchmark(config: BenchConfig, log: Log): Promise<boole
       log('');
       log(formatUpstream(report));
     }
+    if (citus) {
+      log('');
+      log(formatCitus(report));
+    }
     if (latency.length > 0) {
       log('');
       log(formatLatency(latency));
@@ -219,7 +233,7 @@ export async function runBenchmark(config: BenchConfig, log: Log): Promise<boole
       await writeJson(config.jsonFile, report);
       log(`\nWrote ${config.jsonFile}`);
     }
-    return cases.every((c) => c.ok) && latency.every((l) => l.ok) && batchedStart?.ok !== false;
+    return cases.every((c) => c.ok) && (citus?.cases ?? []).every((c) => c.ok) && latency.every((l) => l.ok) && batchedStart?.ok !== false;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

@@ -36,6 +36,8 @@ export interface BenchReport {
   latency?: LatencyResult[];
   /** --upstream: pgflow 0.8.1 measured with the per-task protocol on empty tables. */
   upstream?: CaseResult[];
+  /** --citus: the cluster, and the scenarios measured on it (batched and worker protocols, empty tables). */
+  citus?: { cluster: string; cases: CaseResult[] };
   startedAt: string;
   finishedAt: string;
 }
@@ -162,6 +164,15 @@ export function formatSummary(report: BenchReport): string {
   const failed = cases.filter((c) => !c.ok);
   lines.push(failed.length === 0 ? `  verification: all ${cases.length} measurements completed every run and every task exactly once` : `  verification FAILED in ${failed.length} of ${cases.length} measurements`);
   for (const c of failed) lines.push(`    ${c.scenario}/${c.protocol}/${c.tables}: ${c.problems.join('; ')}`);
+  if (report.citus) {
+    const citusFailed = report.citus.cases.filter((c) => !c.ok);
+    lines.push(
+      citusFailed.length === 0
+        ? `  on Citus: all ${report.citus.cases.length} measurements completed every run and every task exactly once`
+        : `  on Citus: verification FAILED in ${citusFailed.length} of ${report.citus.cases.length} measurements`,
+    );
+    for (const c of citusFailed) lines.push(`    ${c.scenario}/${c.protocol}/citus: ${c.problems.join('; ')}`);
+  }
 
   lines.push(`  steps/s against ${referenceName} (target >= 1.00×):`);
   for (const scenario of report.config.scenarios) {
@@ -253,6 +264,28 @@ export function formatUpstream(report: BenchReport): string {
     `Against ${UPSTREAM_LABEL} on the same server (its SQL from @pgflow/core, the built-in queue as pgmq, events with pg_notify;\n` +
     'per-task protocol with the same connections and batch; steps/s, and pgflow-orm ÷ pgflow 0.8.1)\n' +
     table(['scenario', `${UPSTREAM_LABEL} per-task`, 'pgflow-orm per-task', 'pgflow-orm batched'], rows, 4)
+  );
+}
+
+/** --citus: steps/s on the cluster next to the single server of this run, scenario and protocol by protocol. */
+export function formatCitus(report: BenchReport): string {
+  if (!report.citus) return '';
+  const rows = report.citus.cases.map((c) => {
+    const single = find(report.cases, c.scenario, c.protocol, 'empty');
+    return [
+      c.scenario,
+      c.protocol,
+      single ? `${int(single.stepsPerSecond)} (R=${single.runs})` : '-',
+      `${int(c.stepsPerSecond)} (R=${c.runs})${c.ok ? '' : ' (NOT verified)'}`,
+      single ? fixed(c.stepsPerSecond / single.stepsPerSecond, 2) : '-',
+      `${fixed(c.callsPerStep, 2)}`,
+    ];
+  });
+  return (
+    `On Citus (${report.citus.cluster}; every node on this machine), against the single server of this run\n` +
+    table(['scenario', 'protocol', 'single server steps/s', 'Citus steps/s', 'Citus ÷ single', 'calls/step'], rows, 2) +
+    '\nThe run-by-run path Citus takes costs round trips from the coordinator to the worker nodes and a two-phase commit per\n' +
+    'transaction that touches a worker node; on one machine the nodes also share its cores. See docs/guides/scaling-out.md.'
   );
 }
 

@@ -41,6 +41,7 @@ const program = new Command('bench')
   .option('--json <file>', 'also write every figure to a JSON file')
   .option('--keep-databases', 'keep the benchmark databases (DATABASE_URL; the embedded server is always removed)')
   .option('--upstream', 'also measure pgflow 0.8.1 itself (from @pgflow/core, per-task protocol) on the same server')
+  .option('--citus <url>', 'also measure on a Citus cluster: its coordinator\'s URL (a user that may create databases on every node); batched and worker protocols, R a tenth of the default')
   .option('--prune-during', 'with --with-history: measure each history case again while pgflow.prune_batch deletes the history on its own connection')
   .option('--prune-batch <n>', 'runs per prune_batch call for --prune-during', (v) => parseCount(v, '--prune-batch'), DEFAULTS.pruneBatch)
   .option('--batched-starts <runs>', 'runs started with pgflow.start_flows in batches of 100 on pgbench\'s number of connections (0 = skip)', (v) => parseCount(v, '--batched-starts', 0), DEFAULTS.batchedStarts)
@@ -69,6 +70,7 @@ interface CliOptions {
   json?: string;
   keepDatabases?: boolean;
   upstream?: boolean;
+  citus?: string;
   pruneDuring?: boolean;
   pruneBatch: number;
   batchedStarts: number;
@@ -104,6 +106,7 @@ function toConfig(cli: CliOptions): BenchConfig {
     jsonFile: cli.json ?? null,
     keepDatabases: cli.keepDatabases === true,
     upstream: cli.upstream === true,
+    citus: cli.citus ?? null,
     pruneDuring: cli.pruneDuring === true,
     pruneBatch: cli.pruneBatch,
     batchedStarts: pick('batchedStarts', 'batchedStarts', cli.batchedStarts),

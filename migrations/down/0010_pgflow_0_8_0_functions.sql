@@ -302,6 +302,27 @@ begin
 end;
 $function$;
 --> statement-breakpoint
+CREATE OR REPLACE FUNCTION pgflow.pause_flow(flow_slug text)
+ RETURNS pgflow.flows
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_flow pgflow.flows;
+begin
+  update pgflow.flows f
+  set paused_at = coalesce(f.paused_at, clock_timestamp())
+  where f.flow_slug = pause_flow.flow_slug
+  returning f.* into v_flow;
+  if not found then
+    raise exception 'flow "%" does not exist', pause_flow.flow_slug using errcode = '42704';
+  end if;
+  perform pgflow.emit_event('flow:paused', v_flow.flow_slug, jsonb_build_object('status', 'paused', 'paused_at', v_flow.paused_at));
+  return v_flow;
+end;
+$function$;
+--> statement-breakpoint
 CREATE OR REPLACE FUNCTION pgflow.prune_batch(older_than interval, batch_size integer DEFAULT 10000)
  RETURNS TABLE(pruned_runs bigint, pruned_step_states bigint, pruned_step_tasks bigint, pruned_messages bigint)
  LANGUAGE plpgsql
@@ -413,6 +434,53 @@ begin
     select v_batch.flow_slug, m.run_id, m.step_slug, m.task_index, m.msg_id
     from unnest(v_batch.run_ids, v_batch.step_slugs, v_batch.task_indexes, v_msg_ids) as m(run_id, step_slug, task_index, msg_id);
   end loop;
+end;
+$function$;
+--> statement-breakpoint
+CREATE OR REPLACE FUNCTION pgflow.schedule_flow(flow_slug text, schedule_name text, cron text, input jsonb DEFAULT '{}'::jsonb, timezone text DEFAULT 'UTC'::text)
+ RETURNS pgflow.schedules
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_problem text;
+  v_input_type text;
+  v_schedule pgflow.schedules;
+begin
+  if not exists (select 1 from pgflow.flows f where f.flow_slug = schedule_flow.flow_slug) then
+    raise exception 'flow "%" does not exist', schedule_flow.flow_slug using errcode = '42704';
+  end if;
+  if not pgflow.is_valid_slug(schedule_flow.schedule_name) then
+    raise exception 'invalid schedule name %: it takes 1 to 128 letters, digits and underscores, starting with a letter or underscore',
+      coalesce(quote_literal(schedule_flow.schedule_name), 'NULL')
+      using errcode = '22023';
+  end if;
+  v_problem := pgflow.cron_problem(schedule_flow.cron);
+  if v_problem is not null then
+    raise exception 'invalid schedule "%": %', schedule_flow.schedule_name, v_problem using errcode = '22023';
+  end if;
+  if schedule_flow.timezone is null or not exists (select 1 from pg_catalog.pg_timezone_names tz where tz.name = schedule_flow.timezone) then
+    raise exception 'invalid schedule "%": unknown time zone %', schedule_flow.schedule_name, coalesce(quote_literal(schedule_flow.timezone), 'NULL')
+      using errcode = '22023', hint = 'Use an IANA name such as UTC or Europe/Paris.';
+  end if;
+  v_input_type := case
+    when exists (select 1 from pgflow.steps s where s.flow_slug = schedule_flow.flow_slug and s.step_type = 'map' and s.deps_count = 0)
+      then 'array'
+    else 'object'
+  end;
+  if jsonb_typeof(schedule_flow.input) is distinct from v_input_type then
+    raise exception 'invalid schedule "%": the input of a run of flow "%" must be a JSON %, got %', schedule_flow.schedule_name,
+      schedule_flow.flow_slug, v_input_type, coalesce(jsonb_typeof(schedule_flow.input), 'NULL')
+      using errcode = '22023';
+  end if;
+
+  insert into pgflow.schedules (flow_slug, schedule_name, cron, input, timezone)
+  values (schedule_flow.flow_slug, schedule_flow.schedule_name, btrim(schedule_flow.cron), schedule_flow.input, schedule_flow.timezone)
+  on conflict on constraint schedules_pkey do update
+    set cron = excluded.cron, input = excluded.input, timezone = excluded.timezone, updated_at = clock_timestamp()
+  returning * into v_schedule;
+  return v_schedule;
 end;
 $function$;
 --> statement-breakpoint

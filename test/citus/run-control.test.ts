@@ -98,6 +98,29 @@ describe('operating runs on Citus', () => {
     expect(done!.n).toBe(30);
   });
 
+  it('pauses and resumes a flow, and fires a schedule once per tick', async () => {
+    const flow = await defineFlow(db, uniqueSlug('paused'), { steps: ['only'] });
+    const [paused] = await db.query<{ paused: boolean }>(`select paused_at is not null as paused from pgflow.pause_flow($1::text)`, [flow]);
+    expect(paused).toEqual({ paused: true });
+    const runId = await startRun(flow, { n: 1 });
+    expect(await claim(flow)).toEqual([]); // nothing of a paused flow starts
+    await db.query(`select pgflow.resume_flow($1::text)`, [flow]);
+    const [task] = await claim(flow);
+    expect(task).toMatchObject({ run_id: runId, step_slug: 'only' });
+    await complete([task!]);
+
+    await db.query(`select pgflow.schedule_flow($1::text, 'hourly', '0 * * * *', '{"from": "schedule"}'::jsonb)`, [flow]);
+    await db.query(`select pgflow.schedule_flow($1::text, 'hourly', '30 * * * *', '{"from": "schedule"}'::jsonb)`, [flow]);
+    const tick = '2026-12-07T10:30:00Z';
+    const [first] = await db.query<{ run_id: string | null }>(`select pgflow.fire_schedule($1::text, 'hourly', $2::timestamptz) as run_id`, [flow, tick]);
+    const [again] = await db.query<{ run_id: string | null }>(`select pgflow.fire_schedule($1::text, 'hourly', $2::timestamptz) as run_id`, [flow, tick]);
+    expect(first!.run_id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(again).toEqual({ run_id: null });
+    expect(await drain(flow)).toBe(1);
+    const [scheduled] = await db.query(`select status, input from pgflow.runs where run_id = $1`, [first!.run_id]);
+    expect(scheduled).toEqual({ status: 'completed', input: { from: 'schedule' } });
+  });
+
   it('prunes finished runs with their states, tasks and archived messages, leaving running ones alone', async () => {
     const flow = await defineFlow(db, uniqueSlug('prune'), { steps: ['only'] });
     const finished: string[] = [];

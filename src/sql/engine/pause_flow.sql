@@ -11,9 +11,11 @@ set search_path = ''
 as $$
 declare
   v_flow pgflow.flows;
+  -- Read as a value: Citus allows no volatile function in an UPDATE of its (reference) tables.
+  v_now timestamptz := clock_timestamp();
 begin
   update pgflow.flows f
-  set paused_at = coalesce(f.paused_at, clock_timestamp())
+  set paused_at = coalesce(f.paused_at, v_now)
   where f.flow_slug = pause_flow.flow_slug
   returning f.* into v_flow;
   if not found then

@@ -23,6 +23,7 @@ declare
   v_problem text;
   v_input_type text;
   v_schedule pgflow.schedules;
+  v_now timestamptz;
 begin
   if not exists (select 1 from pgflow.flows f where f.flow_slug = schedule_flow.flow_slug) then
     raise exception 'flow "%" does not exist', schedule_flow.flow_slug using errcode = '42704';
@@ -51,10 +52,12 @@ begin
       using errcode = '22023';
   end if;
 
+  -- The time as a value: Citus allows no volatile function in an UPDATE of its (reference) tables.
+  v_now := clock_timestamp();
   insert into pgflow.schedules (flow_slug, schedule_name, cron, input, timezone)
   values (schedule_flow.flow_slug, schedule_flow.schedule_name, btrim(schedule_flow.cron), schedule_flow.input, schedule_flow.timezone)
   on conflict on constraint schedules_pkey do update
-    set cron = excluded.cron, input = excluded.input, timezone = excluded.timezone, updated_at = clock_timestamp()
+    set cron = excluded.cron, input = excluded.input, timezone = excluded.timezone, updated_at = v_now
   returning * into v_schedule;
   return v_schedule;
 end;
