@@ -16,6 +16,12 @@ import { defineFlow, type Scenario } from './scenarios.js';
 /** The protocols measured on Citus: the batched SQL protocol and startWorker with its defaults. */
 export const CITUS_PROTOCOLS: readonly ProtocolName[] = ['batched', 'worker'];
 
+/** Those of them that -p names; the batched protocol when it names neither. */
+export function citusProtocols(config: BenchConfig): ProtocolName[] {
+  const chosen = CITUS_PROTOCOLS.filter((protocol) => config.protocols.includes(protocol));
+  return chosen.length > 0 ? chosen : ['batched'];
+}
+
 export interface CitusFacts {
   /** e.g. "Citus 13.2.2 on PostgreSQL 15.14, 2 worker nodes". */
   cluster: string;
@@ -47,7 +53,7 @@ export async function readCitusFacts(url: string): Promise<CitusFacts> {
 export async function measureOnCitus(url: string, scenarios: Scenario[], config: BenchConfig, log: (line: string) => void): Promise<CaseResult[]> {
   const results: CaseResult[] = [];
   for (const scenario of scenarios) {
-    for (const protocol of CITUS_PROTOCOLS) {
+    for (const protocol of citusProtocols(config)) {
       const database = await createCitusDatabase(url);
       try {
         await withClient(database.url, async (client) => {

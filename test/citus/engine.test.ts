@@ -125,6 +125,57 @@ describe('the engine on Citus', () => {
     await listener.stop();
   });
 
+  it('four workers drain 500 runs concurrently: every task handed out and completed exactly once', async () => {
+    const flow = await defineFlow(db, uniqueSlug('race'), { steps: [{ slug: 'first' }, { slug: 'second', deps: ['first'] }] });
+    const inputs = Array.from({ length: 500 }, (_, n) => JSON.stringify({ n }));
+    await db.query(`select count(*) from pgflow.start_flows($1::text, $2::jsonb[])`, [flow, inputs]);
+    const handedOut: string[] = [];
+    const worker = async () => {
+      const client = await db.connect();
+      const workerId = newWorkerId();
+      let idle = 0;
+      while (idle < 20) {
+        const { rows: tasks } = await client.query<{ run_id: string; step_slug: string; task_index: number; input: { run: { n: number } } }>(
+          `select * from pgflow.claim_tasks($1::text, $2::uuid, 10)`,
+          [flow, workerId],
+        );
+        if (tasks.length === 0) {
+          const { rows } = await client.query<{ n: number }>(`select count(*)::int as n from pgflow.runs where flow_slug = $1 and status = 'started'`, [flow]);
+          if (rows[0]!.n === 0) return;
+          idle += 1;
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          continue;
+        }
+        idle = 0;
+        for (const task of tasks) handedOut.push(`${task.run_id}/${task.step_slug}`);
+        const { rows: completed } = await client.query(`select * from pgflow.complete_tasks($1::uuid[], $2::text[], $3::int[], $4::jsonb[])`, [
+          tasks.map((task) => task.run_id),
+          tasks.map((task) => task.step_slug),
+          tasks.map((task) => task.task_index),
+          tasks.map((task) => JSON.stringify({ n: task.input.run.n, step: task.step_slug })),
+        ]);
+        expect(completed).toHaveLength(tasks.length);
+      }
+    };
+    await Promise.all([worker(), worker(), worker(), worker()]);
+
+    expect(handedOut).toHaveLength(1000);
+    expect(new Set(handedOut).size).toBe(1000);
+    const [runs] = await db.query<{ completed: number; right: number }>(
+      `select count(*) filter (where status = 'completed')::int as completed,
+              count(*) filter (where output = jsonb_build_object('second', jsonb_build_object('n', input -> 'n', 'step', 'second')))::int as right
+       from pgflow.runs where flow_slug = $1`,
+      [flow],
+    );
+    expect(runs).toEqual({ completed: 500, right: 500 });
+    const [tasks] = await db.query<{ all: number; once: number }>(
+      `select count(*)::int as all, count(*) filter (where status = 'completed' and attempts_count = 1)::int as once from pgflow.step_tasks where flow_slug = $1`,
+      [flow],
+    );
+    expect(tasks).toEqual({ all: 1000, once: 1000 });
+    expect(await queue(flow)).toEqual([]);
+  });
+
   it('retries a failed task after its backoff and fails the run when no attempt is left', async () => {
     const flow = await defineFlow(db, uniqueSlug('failing'), { maxAttempts: 2, baseDelay: 1, steps: ['only'] });
     const runId = await startRun(flow);
