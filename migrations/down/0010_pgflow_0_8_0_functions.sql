@@ -237,6 +237,77 @@ begin
 end;
 $function$;
 --> statement-breakpoint
+CREATE OR REPLACE FUNCTION pgflow.claim_tasks(flow_slug text, worker_id uuid, qty integer DEFAULT 10)
+ RETURNS SETOF pgflow.claimed_task
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_timeout integer;
+  v_paused boolean;
+  v_msg_ids bigint[];
+  v_step_timeouts jsonb;
+begin
+  if claim_tasks.qty is null then
+    raise exception 'qty must not be NULL' using errcode = '22004';
+  end if;
+  if claim_tasks.qty < 1 then
+    raise exception 'qty must be 1 or more, got %', claim_tasks.qty using errcode = '22023';
+  end if;
+  if claim_tasks.worker_id is null then
+    raise exception 'worker_id must not be NULL'
+      using errcode = '22004',
+            hint = 'Pass the worker''s id: any UUID, registered on first use (or with pgflow.register_worker).';
+  end if;
+
+  select f.opt_timeout, f.paused_at is not null into v_timeout, v_paused from pgflow.flows f where f.flow_slug = claim_tasks.flow_slug;
+  if not found then
+    raise exception 'flow "%" does not exist', claim_tasks.flow_slug using errcode = '42704';
+  end if;
+  -- A paused flow starts nothing: its messages are not even read, so they stay visible.
+  if v_paused then
+    return;
+  end if;
+
+  -- The steps' own timeouts, read apart: the statement that claims touches the queue table alone, so on
+  -- Citus it stays a plain local statement on the coordinator with single-server SKIP LOCKED semantics.
+  select jsonb_object_agg(step.step_slug, step.opt_timeout) filter (where step.opt_timeout is not null) into v_step_timeouts
+  from pgflow.steps step
+  where step.flow_slug = claim_tasks.flow_slug;
+
+  execute format(
+    $sql$
+      with claimed as (
+        select q.msg_id, coalesce(($3 ->> (q.message ->> 'step_slug'))::bigint, $2) + 2 as hide_seconds
+        from pgmq.%1$I as q
+        where q.vt <= clock_timestamp()
+        order by q.msg_id
+        limit $1
+        for update of q skip locked
+      ),
+      delivered as (
+        update pgmq.%1$I as q
+        set vt = clock_timestamp() + make_interval(secs => claimed.hide_seconds),
+            read_ct = q.read_ct + 1
+        from claimed
+        where q.msg_id = claimed.msg_id
+        returning q.msg_id
+      )
+      select array_agg(delivered.msg_id order by delivered.msg_id) from delivered
+    $sql$,
+    pgmq.format_table_name(claim_tasks.flow_slug, 'q')
+  )
+  into v_msg_ids
+  using claim_tasks.qty, v_timeout, v_step_timeouts;
+
+  if v_msg_ids is null then
+    return;
+  end if;
+  return query select * from pgflow.start_tasks_from_messages(claim_tasks.flow_slug, v_msg_ids, claim_tasks.worker_id, false);
+end;
+$function$;
+--> statement-breakpoint
 CREATE OR REPLACE FUNCTION pgflow.fail_task(run_id uuid, step_slug text, task_index integer, error_message text)
  RETURNS SETOF pgflow.step_tasks
  LANGUAGE plpgsql

@@ -7,6 +7,7 @@ import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { useTestDatabase } from '../support/database.js';
 import { listen } from '../support/events.js';
+import { pidOf, waitingForLock } from '../support/locks.js';
 import {
   archiveRows,
   completeTask,
@@ -15,9 +16,11 @@ import {
   errorOf,
   failTask,
   getRun,
+  getTask,
   newWorkerId,
   onClient,
   queueRows,
+  queueTable,
   readMessages,
   startFlow,
   startTasks,
@@ -216,6 +219,29 @@ describe('pause_flow and resume_flow', () => {
     expect((await getRun(db, running.run_id)).status).toBe('completed');
     expect((await getRun(db, queued.run_id)).status).toBe('completed');
     expect(await errorOf(() => db.query(`select pgflow.pause_flow('no_such_flow')`))).toMatchObject({ code: '42704', message: 'flow "no_such_flow" does not exist' });
+  });
+
+  it('a claim already past its pause check when the pause commits starts nothing and gives its messages back at once', async () => {
+    const flow = await defineFlow(db, uniqueSlug('pause_race'), { timeout: 60, steps: ['only'] });
+    const run = await startFlow(db, flow, {});
+    // Hold the queue table so that a claim stops right before it reads, after it found the flow running.
+    const holder = await db.connect();
+    const claimer = await db.connect();
+    const claimerPid = await pidOf(claimer);
+    await holder.query('begin');
+    await holder.query(`lock table pgmq.${queueTable(flow, 'q')} in access exclusive mode`);
+    const claiming = claimer.query(`select * from pgflow.claim_tasks($1::text, $2::uuid, 10)`, [flow, newWorkerId()]);
+    await waitingForLock(db, claimerPid);
+    await db.query(`select pgflow.pause_flow($1)`, [flow]);
+    await holder.query('commit');
+    expect((await claiming).rows).toEqual([]);
+    // The message it read is visible again (not hidden for the step's 60 s timeout), and runs on resume.
+    const [message] = await queueRows(db, flow);
+    expect(message).toMatchObject({ read_ct: 1 });
+    expect(message!.visible_in).toBeLessThanOrEqual(0);
+    expect((await getTask(db, run.run_id, 'only')).status).toBe('queued');
+    await db.query(`select pgflow.resume_flow($1)`, [flow]);
+    expect((await drain(db, flow)).map((task) => task.run_id)).toEqual([run.run_id]);
   });
 });
 

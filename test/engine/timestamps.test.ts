@@ -7,24 +7,12 @@
  * succeeds with a time no earlier than the task's start (the tables' CHECK
  * constraints would refuse anything else).
  */
-import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { defineFlow, newWorkerId, startFlow, takeTask, uniqueSlug, type StepTaskRow } from '../engine/support.js';
 import { useTestDatabase } from '../support/database.js';
+import { pidOf, waitingForLock } from '../support/locks.js';
 
 const db = useTestDatabase();
-
-/** Resolves once the backend `pid` waits for a lock. */
-async function waitingForLock(pid: number): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    const [row] = await db.query<{ wait: string | null }>(`select wait_event_type as wait from pg_stat_activity where pid = $1`, [pid]);
-    if (row?.wait === 'Lock') return;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  throw new Error(`backend ${pid} never waited for a lock`);
-}
-
-const pidOf = async (client: pg.Client) => (await client.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
 
 describe('timestamps under concurrent starts', () => {
   it('a run failing while another worker starts one of its tasks marks that task failed no earlier than its start', async () => {
@@ -41,7 +29,7 @@ describe('timestamps under concurrent starts', () => {
     await holder.query('begin');
     await holder.query(`select 1 from pgflow.step_states where run_id = $1 and step_slug = 'x' for update`, [run.run_id]);
     const failing = failer.query(`select status from pgflow.fail_task($1::uuid, 'x', 0, 'boom')`, [run.run_id]);
-    await waitingForLock(failerPid);
+    await waitingForLock(db, failerPid);
 
     // Meanwhile another worker starts y (the run still reads `started` to it) and holds the row until it commits.
     await new Promise((resolve) => setTimeout(resolve, 20));
@@ -49,7 +37,7 @@ describe('timestamps under concurrent starts', () => {
     const started = await starter.query(`select * from pgflow.start_tasks($1::text, $2::bigint[], $3::uuid)`, [flow, [y!.message_id], newWorkerId()]);
     expect(started.rows).toHaveLength(1);
     await holder.query('commit');
-    await waitingForLock(failerPid);
+    await waitingForLock(db, failerPid);
     await starter.query('commit');
 
     expect((await failing).rows).toEqual([{ status: 'failed' }]);

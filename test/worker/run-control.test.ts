@@ -135,8 +135,8 @@ describe('a paused flow', () => {
     });
     const logger = memoryLogger();
     const sql = pgflowSql(db.pool);
-    // The flow is paused before the worker starts: a claim already past its pause check when the pause commits
-    // could read the run's message, which then stays hidden for its timeout (what pause_flow documents).
+    // The flow is paused before the worker starts, so no claim reads anything (one racing the pause would give
+    // its messages back at once: see the engine's run-control test).
     await sql.createFlow(slug);
     await sql.addStep(slug, 'only');
     await sql.pauseFlow(slug);

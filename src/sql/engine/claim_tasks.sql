@@ -8,8 +8,9 @@
 -- messages are claimed oldest first with FOR UPDATE SKIP LOCKED, so concurrent callers never receive
 -- the same message; read_ct counts every delivery; otherwise those of pgflow.start_tasks. A message
 -- whose task cannot start stays hidden for that time. A paused flow (pgflow.pause_flow) claims
--- nothing. A qty below 1 (22023), or NULL for qty or worker_id (22004), is refused before anything is
--- read: NULL qty would claim every visible message.
+-- nothing; messages read just as a pause commits are made visible again at once. A qty below 1
+-- (22023), or NULL for qty or worker_id (22004), is refused before anything is read: NULL qty would
+-- claim every visible message.
 create or replace function pgflow.claim_tasks(
   flow_slug text,
   worker_id uuid,
@@ -82,5 +83,11 @@ begin
     return;
   end if;
   return query select * from pgflow.start_tasks_from_messages(claim_tasks.flow_slug, v_msg_ids, claim_tasks.worker_id, false);
+
+  -- A pause that committed after the check above: nothing started, and the messages read go back at
+  -- once, to wait for resume_flow rather than for their timeout (the next claim sees the pause first).
+  if not found and exists (select 1 from pgflow.flows f where f.flow_slug = claim_tasks.flow_slug and f.paused_at is not null) then
+    perform pgflow.set_vt_batch(claim_tasks.flow_slug, v_msg_ids, array_fill(0, array[cardinality(v_msg_ids)]));
+  end if;
 end;
 $$;

@@ -1,6 +1,7 @@
 -- pgflow.pause_flow(flow_slug): pauses a flow: until pgflow.resume_flow, workers start none of its
--- tasks (claim_tasks reads nothing, so its messages stay queued and visible; start_tasks starts
--- nothing, so messages a worker has already read stay hidden for the time that read gave them).
+-- tasks (claim_tasks reads nothing, so its messages stay queued and visible, and gives back at once
+-- any it read as the pause committed; start_tasks starts nothing, so messages a worker read itself
+-- with pgmq.read stay hidden for the time that read gave them).
 -- Tasks already running finish normally, and start_flow still accepts runs. Returns the flow; pausing
 -- a paused flow changes nothing. Event: flow:paused. An unknown flow is an error.
 create or replace function pgflow.pause_flow(flow_slug text)
