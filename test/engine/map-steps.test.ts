@@ -24,6 +24,7 @@ import {
   startFlow,
   startTasks,
   stepStates,
+  takeTask,
   uniqueSlug,
   type StepTaskRow,
 } from './support.js';
@@ -126,6 +127,32 @@ describe('a map over a dependency', () => {
     expect(inputs.report).toEqual([{ run: { prefix: 'item-' }, list: ['a', 'b', 'c'], fetch: ['A0', 'B1', 'C2'] }]);
     expect((await stepStates(db, run.run_id)).fetch).toMatchObject({ status: 'completed', initial_tasks: 3, remaining_tasks: 0 });
     expect((await getRun(db, run.run_id)).status).toBe('completed');
+  });
+
+  it('of one element has one task; of 10,000 is queued by the completion of its dependency in one call, every task once', async () => {
+    const flow = await defineFlow(db, uniqueSlug('dependent_sizes'), {
+      steps: [{ slug: 'list' }, { slug: 'double', deps: ['list'], stepType: 'map' }, { slug: 'sum', deps: ['double'] }],
+    });
+    for (const size of [1, 10_000]) {
+      const run = await startFlow(db, flow, { size });
+      await takeTask(db, flow, run.run_id, 'list');
+      expect(await completeTask(db, run.run_id, 'list', Array.from({ length: size }, (_, i) => i))).toHaveLength(1);
+      // That one completion queued every element: one task and one message each.
+      expect((await stepStates(db, run.run_id)).double).toMatchObject({ status: 'started', initial_tasks: size, remaining_tasks: size });
+      expect(await db.query(`select count(*)::int as n from pgflow.step_tasks where run_id = $1 and step_slug = 'double'`, [run.run_id])).toEqual([{ n: size }]);
+      expect((await queueRows(db, flow)).length).toBe(size);
+      const handled = await drain(
+        db,
+        flow,
+        (task) => (task.step_slug === 'double' ? (task.input as number) * 2 : (task.input.double as number[]).reduce((a, b) => a + b, 0)),
+        1_000,
+      );
+      const doubles = handled.filter((task) => task.step_slug === 'double');
+      expect(doubles).toHaveLength(size);
+      expect(new Set(doubles.map((task) => task.task_index)).size).toBe(size);
+      expect(await getRun(db, run.run_id)).toMatchObject({ status: 'completed', output: { sum: size * (size - 1) } });
+      expect((await queueRows(db, flow)).length).toBe(0);
+    }
   });
 
   it('maps over a map: task i gets task i’s output of the map before it', async () => {

@@ -133,6 +133,7 @@ describe('worker', () => {
     await denied(client, `insert into pgflow.flows (flow_slug) values ('sneaky')`);
     await denied(client, `delete from pgflow.step_tasks`);
     await denied(client, `delete from pgmq.${'q_' + flow}`);
+    await denied(client, `insert into pgmq.${'q_' + flow} (message) values ('{}')`);
     await denied(client, `select pgmq.delete($1, 1::bigint)`, [flow]);
     await denied(client, `select pgmq.send($1, '{}'::jsonb)`, [flow]);
     await denied(client, `select * from pgflow.create_flow('worker_made')`);
@@ -147,6 +148,20 @@ describe('worker', () => {
     const [unchanged] = await db.query<RunRow>(`select * from pgflow.runs where run_id = $1`, [run.run_id]);
     expect(unchanged!.status).toBe('started');
     expect(await db.query(`select * from pgflow.flows where flow_slug = 'worker_made'`)).toEqual([]);
+    // What pgmq.read needs, and all the worker may do to a queue table directly: read it and update rows (the
+    // visibility and read count of messages), as roles.md says.
+    const privileges = await db.query<{ privilege: string; held: boolean }>(
+      `select p.privilege, has_table_privilege($1, format('pgmq.%I', 'q_' || $2), p.privilege) as held
+       from unnest(array['SELECT', 'UPDATE', 'INSERT', 'DELETE', 'TRUNCATE']) as p(privilege)`,
+      [self.name, flow],
+    );
+    expect(privileges).toEqual([
+      { privilege: 'SELECT', held: true },
+      { privilege: 'UPDATE', held: true },
+      { privilege: 'INSERT', held: false },
+      { privilege: 'DELETE', held: false },
+      { privilege: 'TRUNCATE', held: false },
+    ]);
   });
 
   it('registers and beats by plain SQL on pgflow.workers, as the reference shows, but cannot delete or deprecate workers', async () => {
