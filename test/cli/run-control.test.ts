@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { pgflowSql } from '../../src/core/sql-api.js';
 import { useTestDatabase } from '../support/database.js';
+import { useLoginRoles } from '../support/roles.js';
 import { waitUntil } from '../worker/support.js';
 import { cli, cliOk, startCli } from './support.js';
 
@@ -227,5 +228,32 @@ describe('pgflow-orm prune', () => {
       expect(result.stderr).toContain(`error: option '--older-than <duration>' argument '${bad}' is invalid. expected a whole number and a unit: s, m, h, d or w (e.g. 30d, 12h, 90m), got ${JSON.stringify(bad)}`);
     }
     expect((await cli(['prune', '--database-url', db.url])).stderr).toContain("required option '--older-than <duration>' not specified");
+  });
+});
+
+describe('the commands as least-privilege roles', () => {
+  const role = useLoginRoles(() => [db.name]);
+
+  it('an admin cancels, retries and prunes; a reader reads the status but cannot cancel, and is told which level it lacks', async () => {
+    const admin = await role('cli_admin');
+    const reader = await role('cli_reader');
+    await db.query(`select pgflow.grant_admin($1)`, [admin.name]);
+    await db.query(`select pgflow.grant_reader($1)`, [reader.name]);
+    const run = await pgflowSql(db.pool).startFlow('ctl_reports', { as: 'roles' });
+
+    const refused = await cli(['runs', 'cancel', run.runId, '--database-url', reader.urlFor(db.url)]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/grant_admin/);
+    expect(await statusOf(run.runId)).toBe('started');
+
+    const status = await cliOk(['status', '--database-url', reader.urlFor(db.url)]);
+    expect(status.stdout).toMatch(/ctl_reports/);
+
+    await cliOk(['runs', 'cancel', run.runId, '--reason', 'as admin', '--database-url', admin.urlFor(db.url)]);
+    expect(await statusOf(run.runId)).toBe('cancelled');
+    await cliOk(['runs', 'retry', run.runId, '--database-url', admin.urlFor(db.url)]);
+    expect(await statusOf(run.runId)).toBe('started');
+    const dry = await cliOk(['prune', '--older-than', '30d', '--dry-run', '--json', '--database-url', admin.urlFor(db.url)]);
+    expect(JSON.parse(dry.stdout)).toMatchObject({ dryRun: true });
   });
 });
