@@ -47,7 +47,7 @@ const program = new Command('bench')
   .option('--batched-starts <runs>', 'runs started with pgflow.start_flows in batches of 100 on pgbench\'s number of connections (0 = skip)', (v) => parseCount(v, '--batched-starts', 0), DEFAULTS.batchedStarts)
   .option('--latency-rates <list>', 'arrival rates (runs/s) of the latency scenario: 3-step chain runs started at a fixed rate, one idle startWorker ("none" skips it)', parseRates, DEFAULTS.latencyRates)
   .option('--latency-seconds <s>', 'how long runs arrive at each latency rate', (v) => parseSeconds(v, '--latency-seconds'), DEFAULTS.latencySeconds)
-  .option('--quick', `small and fast, for CI: R=${QUICK.runs}, history ${QUICK.history}, ${QUICK.ceilingSeconds} s ceilings, pgbench scale ${QUICK.pgbenchScale}`)
+  .option('--quick', `small and fast, for CI: R=${QUICK.runs}, history ${QUICK.history} (measured again while pruning it), ${QUICK.ceilingSeconds} s ceilings, pgbench scale ${QUICK.pgbenchScale}`)
   .showHelpAfterError();
 
 interface CliOptions {
@@ -107,7 +107,7 @@ function toConfig(cli: CliOptions): BenchConfig {
     keepDatabases: cli.keepDatabases === true,
     upstream: cli.upstream === true,
     citus: cli.citus ?? null,
-    pruneDuring: cli.pruneDuring === true,
+    pruneDuring: pick('pruneDuring', 'pruneDuring', cli.pruneDuring === true),
     pruneBatch: cli.pruneBatch,
     batchedStarts: pick('batchedStarts', 'batchedStarts', cli.batchedStarts),
     latencyRates: cli.latencyRates,
