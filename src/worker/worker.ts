@@ -201,6 +201,13 @@ class Worker {
     started: (task) => this.running.add(task),
     finished: (task, outcome) => {
       this.running.delete(task);
+      if (task.cancelled) {
+        // Its run was cancelled: the engine would drop the result, and once the run is retried the same task
+        // runs again as a new attempt, which a late result must not complete. So nothing is reported.
+        this.logger.debug('result of a cancelled run’s handler not reported', { runId: task.ref.runId, stepSlug: task.ref.stepSlug });
+        this.claims.wake();
+        return;
+      }
       if ('output' in outcome) this.reporter.complete(task.ref, outcome.output);
       else this.reporter.fail(task.ref, outcome.error);
       this.claims.wake();

@@ -107,6 +107,35 @@ describe('cancelling a run', () => {
     expect(handle.stats()).toMatchObject({ claimed: 2, completed: 1, cancelled: 1, failed: 0 });
   });
 
+  it('a handler that ignores the abort and returns after its run was cancelled and retried reports nothing: its late result does not complete the new attempt', async () => {
+    const slug = uniqueSlug('late');
+    const started = deferred();
+    const release = deferred();
+    const flow = new Flow<{ n: number }>({ slug, timeout: 120 }).step({ slug: 'work' }, async () => {
+      started.resolve();
+      await release.promise; // ignores its signal
+      return 'stale';
+    });
+    // One handler at a time: while the stale one runs, this worker claims nothing else.
+    const handle = await worker({ flows: [flow], concurrency: 1 });
+    const sql = pgflowSql(db.pool);
+    const run = await sql.startFlow(slug, { n: 1 });
+    await started.promise;
+    await sql.cancelRun(run.runId);
+    await waitUntil('the handler to be aborted', () => handle.stats().cancelled === 1);
+    await sql.retryRun(run.runId);
+    // Another worker starts the retried task; then the stale handler returns.
+    const [claimed] = await db.query(`select * from pgflow.claim_tasks($1, gen_random_uuid(), 1)`, [slug]);
+    expect(claimed).toMatchObject({ run_id: run.runId, step_slug: 'work', attempts_count: 1 });
+    release.resolve();
+    await waitUntil('the stale handler to settle', () => handle.stats().running === 0);
+    await sleep(200);
+    expect(await tasksOf(run.runId)).toEqual([{ step_slug: 'work', status: 'started', attempts_count: 1, output: null }]);
+    await db.query(`select pgflow.complete_task($1, 'work', 0, '"fresh"')`, [run.runId]);
+    expect(await runRow(run.runId)).toEqual({ status: 'completed', output: { work: 'fresh' } });
+    expect(handle.stats()).toMatchObject({ completed: 0, failed: 0, cancelled: 1 });
+  });
+
   it('a retried run is claimed at once (run:retried wakes the worker) and completes', async () => {
     const slug = uniqueSlug('retry');
     let attempts = 0;
